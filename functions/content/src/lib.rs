@@ -1,0 +1,70 @@
+//! The Content Ingestion service as functions:
+//!
+//! | function | trigger |
+//! |---|---|
+//! | `ContentUpload` | `POST /api/v1/content/upload` (multipart `file` field, or the raw body) |
+//! | `ContentStatus` | `GET /api/v1/content/status/{id}` |
+//! | `ContentPreview` | `GET /api/v1/content/preview/{id}` |
+//! | `ContentIngest` | queue `ingestion`, sends to `analysis` |
+//! | `AssemblyExport` | `GET /api/v1/assembly/export/{format}?id=...` (the rendered video) |
+
+mod export;
+mod preview;
+mod status;
+mod upload;
+
+use axum::http::Method;
+use axum::routing::{get, post};
+use visiobook_domain::Stage;
+use visiobook_host::FunctionDef;
+use visiobook_runtime::AppState;
+
+/// Every function of the service.
+pub fn functions() -> Vec<FunctionDef<AppState>> {
+    vec![
+        FunctionDef::http(
+            "ContentUpload",
+            "v1/content/upload",
+            &[Method::POST],
+            post(upload::upload),
+        ),
+        FunctionDef::http(
+            "ContentStatus",
+            "v1/content/status/{id}",
+            &[Method::GET],
+            get(status::status),
+        ),
+        FunctionDef::http(
+            "ContentPreview",
+            "v1/content/preview/{id}",
+            &[Method::GET],
+            get(preview::preview),
+        ),
+        FunctionDef::http(
+            "AssemblyExport",
+            "v1/assembly/export/{format}",
+            &[Method::GET],
+            get(export::export),
+        ),
+        FunctionDef::queue(
+            "ContentIngest",
+            Stage::Ingestion.queue(),
+            &[Stage::Analysis.queue()],
+            |state, invocation| {
+                visiobook_pipeline::stage_handler(Stage::Ingestion, state, invocation)
+            },
+        ),
+    ]
+}
+
+/// Book ids are 32 lowercase hex digits; anything else cannot name a book.
+fn valid_book_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn book_not_found(id: &str) -> visiobook_runtime::ApiError {
+    visiobook_runtime::ApiError::not_found("book_not_found", format!("no book with id {id:?}"))
+}

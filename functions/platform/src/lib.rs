@@ -1,0 +1,141 @@
+//! The seed's conventions on every app, as functions:
+//!
+//! | function | trigger | answers |
+//! |---|---|---|
+//! | `Health` | `GET /api/health` | liveness: 200 while the process serves |
+//! | `Ready` | `GET /api/ready` | readiness: a real round trip to each store and the tools; 503 if any fails |
+//! | `Metrics` | `GET /api/metrics` | the Prometheus/OpenMetrics text exposition |
+//! | `QueueMetrics` | timer, every 30 s | refreshes the queue-depth gauges |
+
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use visiobook_domain::Stage;
+use visiobook_host::{FunctionDef, HandlerError, TimerInvocation};
+use visiobook_runtime::metrics::QueueLabels;
+use visiobook_runtime::{AppState, now_rfc3339};
+
+pub const SERVICE_NAME: &str = "visiobook";
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub fn functions() -> Vec<FunctionDef<AppState>> {
+    vec![
+        FunctionDef::http("Health", "health", &[Method::GET], get(health)),
+        FunctionDef::http("Ready", "ready", &[Method::GET], get(ready)),
+        FunctionDef::http("Metrics", "metrics", &[Method::GET], get(metrics)),
+        FunctionDef::timer("QueueMetrics", "*/30 * * * * *", queue_metrics),
+    ]
+}
+
+async fn health() -> Response {
+    axum::Json(json!({
+        "status": "UP",
+        "timestamp": now_rfc3339(),
+        "service": SERVICE_NAME,
+        "version": VERSION,
+    }))
+    .into_response()
+}
+
+/// How long each readiness check may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+async fn ready(State(state): State<AppState>) -> Response {
+    let documents = check(state.documents.ping()).await;
+    let blobs = check(state.blobs.ping()).await;
+    let queue = check(state.queue.ping()).await;
+    let ffmpeg = check_tool(&state.settings.ffmpeg, "-version").await;
+    let espeak = check_tool(&state.settings.espeak, "--version").await;
+    let checks = json!({
+        "documents": documents,
+        "blobs": blobs,
+        "queue": queue,
+        "ffmpeg": ffmpeg,
+        "espeak": espeak,
+    });
+    let all_ready = checks
+        .as_object()
+        .is_some_and(|checks| checks.values().all(|check| check["status"] == "READY"));
+    let status = if all_ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if all_ready { "READY" } else { "NOT_READY" },
+        "timestamp": now_rfc3339(),
+        "checks": checks,
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+async fn check<E: std::fmt::Display>(
+    probe: impl std::future::Future<Output = Result<(), E>>,
+) -> Value {
+    let started = Instant::now();
+    match tokio::time::timeout(CHECK_TIMEOUT, probe).await {
+        Ok(Ok(())) => {
+            json!({ "status": "READY", "duration_ms": started.elapsed().as_millis() as u64 })
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(error = %error, "readiness check failed");
+            json!({ "status": "DOWN", "reason": "the store did not answer correctly" })
+        }
+        Err(_) => json!({ "status": "DOWN", "reason": "timed out" }),
+    }
+}
+
+async fn check_tool(program: &std::path::Path, version_flag: &str) -> Value {
+    let probe = async {
+        let output = tokio::process::Command::new(program)
+            .arg(version_flag)
+            .output()
+            .await
+            .map_err(|error| error.to_string())?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!("exit {}", output.status))
+        }
+    };
+    check(probe).await
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn queue_metrics(state: AppState, _timer: TimerInvocation) -> Result<(), HandlerError> {
+    for stage in Stage::ALL {
+        let stats = state.queue.stats(stage.queue()).await?;
+        let labels = QueueLabels {
+            queue: stage.queue().to_owned(),
+        };
+        state
+            .metrics
+            .queue_active
+            .get_or_create(&labels)
+            .set(saturating_i64(stats.active));
+        state
+            .metrics
+            .queue_dead_letter
+            .get_or_create(&labels)
+            .set(saturating_i64(stats.dead_letter));
+    }
+    Ok(())
+}
+
+fn saturating_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,109 @@
+//! The pipeline: how a book is submitted, how each stage runs for one queue message, and how
+//! the status document records it all.
+//!
+//! Every stage run is idempotent. A delivery for a stage that already finished only re-sends
+//! the next stage's message (whose id makes duplicates vanish); a delivery for a failed or
+//! deleted book is completed without work; artifacts are written before the status says the
+//! stage is done, and the generation stage's media are content-addressed, so a crash at any
+//! point redoes at most the item in hand.
+
+mod stages;
+mod status;
+
+pub use stages::run_stage;
+pub use status::{BOOKS_CONTAINER, load_status, update_status};
+
+use bytes::Bytes;
+use visiobook_domain::artifacts::source_key;
+use visiobook_domain::status::SourceRef;
+use visiobook_domain::{BookStatus, Stage, StageMessage};
+use visiobook_host::{HandlerError, OutMessage, QueueInvocation};
+use visiobook_ports::{BlobKey, OutgoingMessage, StoreError};
+use visiobook_runtime::{AppState, now_rfc3339};
+
+/// Why a submission was refused or could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error(transparent)]
+    Rejected(#[from] visiobook_ingestion::IngestError),
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Stores an uploaded book, creates its status document and queues its ingestion.
+///
+/// The format is checked from the bytes before anything is stored. If queueing fails, the
+/// blob and the status document are removed again so that nothing half-submitted remains.
+pub async fn submit_book(
+    state: &AppState,
+    bytes: Bytes,
+    file_name: Option<String>,
+    content_type: &str,
+) -> Result<BookStatus, SubmitError> {
+    visiobook_ingestion::sniff_format(&bytes)?;
+    let book_id = uuid::Uuid::new_v4().simple().to_string();
+    let correlation_id = uuid::Uuid::new_v4().to_string();
+    let key = BlobKey::parse(&source_key(&book_id))?;
+    let size_bytes = bytes.len() as u64;
+    state.blobs.put(&key, bytes, content_type).await?;
+    let status = BookStatus::new(
+        book_id.clone(),
+        SourceRef {
+            blob_key: key.to_string(),
+            file_name,
+            size_bytes,
+            content_type: content_type.to_owned(),
+        },
+        correlation_id.clone(),
+        now_rfc3339(),
+    );
+    let stored = async {
+        let body = visiobook_ports::document::to_body(&status)?;
+        state
+            .documents
+            .create(BOOKS_CONTAINER, &book_id, &book_id, body)
+            .await?;
+        let message = StageMessage {
+            book_id: book_id.clone(),
+            correlation_id: correlation_id.clone(),
+        };
+        state
+            .queue
+            .send(
+                Stage::Ingestion.queue(),
+                outgoing(&message, Stage::Ingestion)?,
+            )
+            .await?;
+        Ok::<(), StoreError>(())
+    }
+    .await;
+    if let Err(error) = stored {
+        // Best effort: the caller gets the error either way and may retry.
+        let _ = state
+            .documents
+            .delete(BOOKS_CONTAINER, &book_id, &book_id, None)
+            .await;
+        let _ = state.blobs.delete(&key).await;
+        return Err(error.into());
+    }
+    state.metrics.book_event("uploaded");
+    tracing::info!(book.id = %book_id, correlation.id = %correlation_id, size_bytes, "book submitted");
+    Ok(status)
+}
+
+/// The handler of a stage's queue, for the function registry and the job runner.
+pub async fn stage_handler(
+    stage: Stage,
+    state: AppState,
+    invocation: QueueInvocation,
+) -> Result<Vec<OutMessage>, HandlerError> {
+    run_stage(&state, stage, &invocation).await
+}
+
+fn outgoing(message: &StageMessage, stage: Stage) -> Result<OutgoingMessage, StoreError> {
+    let body = serde_json::to_vec(message)
+        .map_err(|error| StoreError::invalid(format!("stage message: {error}")))?;
+    let mut outgoing = OutgoingMessage::new(message.message_id(stage), body);
+    outgoing.correlation_id = Some(message.correlation_id.clone());
+    Ok(outgoing)
+}

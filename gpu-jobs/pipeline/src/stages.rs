@@ -1,0 +1,278 @@
+//! One delivery of one stage's message: guard, run, record, hand over to the next stage.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use visiobook_domain::artifacts::{
+    MediaManifest, analysis_key, book_key, media_key, source_key, timeline_key, video_key,
+};
+use visiobook_domain::status::{BookState, OutputRef};
+use visiobook_domain::{Analysis, Book, Stage, StageMessage};
+use visiobook_host::{HandlerError, OutMessage, QueueInvocation};
+use visiobook_ports::{BlobKey, BlobStore};
+use visiobook_runtime::metrics::StageLabels;
+use visiobook_runtime::{AppState, now_rfc3339};
+
+use crate::status::{load_status, update_status};
+
+/// What a finished stage reports.
+#[derive(Debug, Default)]
+struct StageResult {
+    counts: BTreeMap<String, u64>,
+    outputs: Vec<(String, OutputRef)>,
+    title: Option<String>,
+}
+
+/// Runs `stage` for the book named in the message. Returns the next stage's message.
+pub async fn run_stage(
+    state: &AppState,
+    stage: Stage,
+    invocation: &QueueInvocation,
+) -> Result<Vec<OutMessage>, HandlerError> {
+    let message: StageMessage = serde_json::from_slice(&invocation.body)
+        .context("the message body is not a stage message")?;
+    let book_id = message.book_id.as_str();
+    let Some(status) = load_status(state, book_id).await? else {
+        tracing::warn!(book.id = book_id, "book no longer exists; message dropped");
+        return Ok(Vec::new());
+    };
+    if status.state == BookState::Failed {
+        tracing::warn!(book.id = book_id, "book already failed; message dropped");
+        return Ok(Vec::new());
+    }
+    if status.is_done(stage) {
+        tracing::info!(book.id = book_id, stage = %stage, "stage already done; handing over again");
+        return Ok(next_message(stage, &message));
+    }
+
+    update_status(state, book_id, |status| {
+        status.start_stage(stage, &now_rfc3339())
+    })
+    .await?;
+    let started = Instant::now();
+    let (progress_sender, progress_task) =
+        progress_reporter(state.clone(), book_id.to_owned(), stage);
+    let progress = move |fraction: f64| {
+        progress_sender.send_replace(fraction);
+    };
+    let result = execute(state, stage, book_id, &progress).await;
+    drop(progress);
+    // The reporter ends once the sender is gone; wait so its last write lands first.
+    let _ = progress_task.await;
+    let elapsed = started.elapsed();
+
+    match result {
+        Ok(result) => {
+            let duration_ms = elapsed.as_millis() as u64;
+            let finished = update_status(state, book_id, |status| {
+                status.finish_stage(stage, &now_rfc3339(), duration_ms, result.counts.clone());
+                for (name, output) in &result.outputs {
+                    status.outputs.insert(name.clone(), output.clone());
+                }
+                if let Some(title) = &result.title {
+                    status.title = Some(title.clone());
+                }
+            })
+            .await?;
+            state
+                .metrics
+                .stage_duration
+                .get_or_create(&StageLabels {
+                    stage: stage.to_string(),
+                })
+                .observe(elapsed.as_secs_f64());
+            if finished.is_some_and(|status| status.state == BookState::Ready) {
+                state.metrics.book_event("ready");
+            }
+            tracing::info!(book.id = book_id, stage = %stage, duration_ms, "stage finished");
+            Ok(next_message(stage, &message))
+        }
+        Err(error) => {
+            let reason = format!("{error:#}");
+            let final_delivery = invocation.is_final_delivery();
+            update_status(state, book_id, |status| {
+                status.fail_attempt(stage, &reason, final_delivery, &now_rfc3339());
+            })
+            .await?;
+            if final_delivery {
+                state.metrics.book_event("failed");
+            }
+            Err(HandlerError(error))
+        }
+    }
+}
+
+fn next_message(stage: Stage, message: &StageMessage) -> Vec<OutMessage> {
+    let Some(next) = stage.next() else {
+        return Vec::new();
+    };
+    let body = serde_json::json!({
+        "book_id": message.book_id,
+        "correlation_id": message.correlation_id,
+    });
+    vec![OutMessage {
+        queue: next.queue().to_owned(),
+        message_id: message.message_id(next),
+        body,
+        correlation_id: Some(message.correlation_id.clone()),
+    }]
+}
+
+/// Publishes a stage's progress into the status document at most twice a second.
+fn progress_reporter(
+    state: AppState,
+    book_id: String,
+    stage: Stage,
+) -> (
+    Arc<tokio::sync::watch::Sender<f64>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (sender, mut receiver) = tokio::sync::watch::channel(0.0_f64);
+    let task = tokio::spawn(async move {
+        while receiver.changed().await.is_ok() {
+            let fraction = *receiver.borrow_and_update();
+            let now = now_rfc3339();
+            // Progress is advisory: a failed write is retried by the next report.
+            if let Err(error) = update_status(&state, &book_id, |status| {
+                status.progress(stage, fraction, &now)
+            })
+            .await
+            {
+                tracing::debug!(error = %error, "progress not recorded");
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    (Arc::new(sender), task)
+}
+
+async fn execute(
+    state: &AppState,
+    stage: Stage,
+    book_id: &str,
+    progress: &(dyn Fn(f64) + Send + Sync),
+) -> anyhow::Result<StageResult> {
+    let blobs = state.blobs.as_ref();
+    let settings = &state.settings;
+    let mut result = StageResult::default();
+    match stage {
+        Stage::Ingestion => {
+            let bytes = blobs.get(&BlobKey::parse(&source_key(book_id))?).await?;
+            let book = visiobook_ingestion::ingest(&bytes)?;
+            result.title = Some(book.title.clone());
+            count(&mut result, "chapters", book.chapters.len());
+            count(
+                &mut result,
+                "paragraphs",
+                book.chapters.iter().map(|c| c.paragraphs.len()).sum(),
+            );
+            count(&mut result, "words", book.word_count);
+            let output = put_json(blobs, &book_key(book_id), &book).await?;
+            result.outputs.push(("book".into(), output));
+        }
+        Stage::Analysis => {
+            let book: Book = get_json(blobs, &book_key(book_id)).await?;
+            let analysis = visiobook_analysis::analyse(&book);
+            count(&mut result, "scenes", analysis.scenes.len());
+            let output = put_json(blobs, &analysis_key(book_id), &analysis).await?;
+            result.outputs.push(("analysis".into(), output));
+        }
+        Stage::Generation => {
+            let analysis: Analysis = get_json(blobs, &analysis_key(book_id)).await?;
+            let (width, height) = settings.render_preset.size();
+            let config = visiobook_generation::GenerationConfig {
+                espeak: settings.espeak.clone(),
+                ffmpeg: settings.ffmpeg.clone(),
+                font_file: settings.font_file.clone(),
+                width,
+                height,
+            };
+            let report =
+                visiobook_generation::generate(blobs, &analysis, &config, progress).await?;
+            count(&mut result, "scenes", report.manifest.scenes.len());
+            result.counts.insert("generated".into(), report.generated);
+            result.counts.insert("reused".into(), report.reused);
+            result
+                .counts
+                .insert("narration_ms".into(), report.manifest.narration_ms);
+            state
+                .metrics
+                .narration_seconds
+                .inc_by(report.manifest.narration_ms as f64 / 1000.0);
+            let output = put_json(blobs, &media_key(book_id), &report.manifest).await?;
+            result.outputs.push(("media".into(), output));
+        }
+        Stage::Assembly => {
+            let manifest: MediaManifest = get_json(blobs, &media_key(book_id)).await?;
+            let analysis: Analysis = get_json(blobs, &analysis_key(book_id)).await?;
+            let (width, height) = settings.render_preset.size();
+            let timeline =
+                visiobook_assembly::build_timeline(&analysis.title, &manifest, width, height);
+            let timeline_output = put_json(blobs, &timeline_key(book_id), &timeline).await?;
+            let config = visiobook_assembly::AssemblyConfig {
+                ffmpeg: settings.ffmpeg.clone(),
+                width,
+                height,
+                x264_preset: "veryfast",
+            };
+            let video = tempfile::Builder::new()
+                .prefix("visiobook-")
+                .suffix(".mp4")
+                .tempfile()?;
+            visiobook_assembly::render_mp4(blobs, &timeline, &config, video.path(), progress)
+                .await?;
+            let key = BlobKey::parse(&video_key(book_id))?;
+            let meta = blobs.put_file(&key, video.path(), "video/mp4").await?;
+            count(&mut result, "shots", timeline.shots.len());
+            result
+                .counts
+                .insert("duration_ms".into(), timeline.duration_ms);
+            result.outputs.push(("timeline".into(), timeline_output));
+            result.outputs.push((
+                "video".into(),
+                OutputRef {
+                    blob_key: key.to_string(),
+                    content_type: "video/mp4".into(),
+                    size_bytes: meta.size_bytes,
+                    duration_ms: Some(timeline.duration_ms),
+                },
+            ));
+        }
+    }
+    Ok(result)
+}
+
+fn count(result: &mut StageResult, name: &str, value: usize) {
+    result.counts.insert(name.to_owned(), value as u64);
+}
+
+async fn get_json<T: DeserializeOwned>(blobs: &dyn BlobStore, key: &str) -> anyhow::Result<T> {
+    let bytes = blobs
+        .get(&BlobKey::parse(key)?)
+        .await
+        .with_context(|| format!("reading {key}"))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{key} is not a valid artifact"))
+}
+
+async fn put_json<T: Serialize>(
+    blobs: &dyn BlobStore,
+    key: &str,
+    value: &T,
+) -> anyhow::Result<OutputRef> {
+    let bytes = Bytes::from(serde_json::to_vec_pretty(value)?);
+    let meta = blobs
+        .put(&BlobKey::parse(key)?, bytes, "application/json")
+        .await
+        .with_context(|| format!("writing {key}"))?;
+    Ok(OutputRef {
+        blob_key: key.to_owned(),
+        content_type: "application/json".into(),
+        size_bytes: meta.size_bytes,
+        duration_ms: None,
+    })
+}

@@ -1,0 +1,50 @@
+# Shared set-up for scripts/demo, scripts/test and scripts/bench (sourced, not run).
+# Installs what is missing on a Debian/Ubuntu machine and points cargo at a target directory
+# outside the clone, so that fresh clones (CI) reuse earlier builds.
+
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/visiobook/target}"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else
+    echo "need root to install packages: $*" >&2; return 1; fi
+}
+
+# The Debian packages Visiobook runs: ffmpeg (ffprobe too) for media, espeak-ng for narration,
+# a C compiler for the bundled SQLite, curl and certificates for rustup.
+ensure_system_packages() {
+  local wanted=(ffmpeg espeak-ng gcc libc6-dev pkg-config curl ca-certificates)
+  local missing=()
+  for package in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+# Rust through rustup; rust-toolchain.toml pins the version.
+ensure_rust() {
+  if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  if ! command -v cargo >/dev/null 2>&1; then
+    log "installing Rust with rustup"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain none
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  (cd "$REPO_ROOT" && rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install)
+}
+
+build_release() {
+  log "building visiobook (release)"
+  (cd "$REPO_ROOT" && cargo build --release --locked --bin visiobook)
+  VISIOBOOK_BIN="$CARGO_TARGET_DIR/release/visiobook"
+  export VISIOBOOK_BIN
+}

@@ -1,0 +1,19 @@
+//! What every Visiobook app shares: typed [`settings`], the [`AppState`] that carries the
+//! storage ports, the HTTP [`error`] envelope, request ids and metrics ([`http`]), and the
+//! [`metrics`] registry.
+
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod settings;
+pub mod state;
+
+pub use error::ApiError;
+pub use metrics::Metrics;
+pub use settings::Settings;
+pub use state::AppState;
+
+/// The current time as RFC 3339 with milliseconds, UTC: the format of every stored timestamp.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,0 +1,304 @@
+//! Typed settings, read once from an explicit map of variables (the process environment in
+//! `main`, a literal map in tests). Every variable is documented in
+//! `local.settings.json.example`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which adapter backs a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite and the filesystem under the data directory.
+    Embedded,
+    /// Azure (Cosmos DB, Blob Storage, Service Bus); arrives with the cloud-estate work.
+    Azure,
+}
+
+impl FromStr for Backend {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "embedded" | "local" | "sqlite" | "fs" => Ok(Backend::Embedded),
+            "azure" | "cosmos" | "servicebus" | "blob" => Ok(Backend::Azure),
+            other => Err(format!(
+                "unknown backend {other:?} (expected embedded or azure)"
+            )),
+        }
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// Video size and encoder effort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenderPreset {
+    /// 640x360, fastest encode: tests and quick looks.
+    Preview,
+    /// 1280x720, x264 veryfast.
+    Standard,
+}
+
+impl RenderPreset {
+    pub fn size(self) -> (u32, u32) {
+        match self {
+            RenderPreset::Preview => (640, 360),
+            RenderPreset::Standard => (1280, 720),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            RenderPreset::Preview => "preview",
+            RenderPreset::Standard => "standard",
+        }
+    }
+}
+
+/// All settings of every face of the binary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Root of every embedded store (`VISIOBOOK_DATA_DIR`, default `./.data`).
+    pub data_dir: PathBuf,
+    /// Port of `visiobook dev` (`VISIOBOOK_PORT`, default 7071).
+    pub dev_port: u16,
+    /// Port of `visiobook serve`, given by the Functions host (`FUNCTIONS_CUSTOMHANDLER_PORT`).
+    pub custom_handler_port: Option<u16>,
+    pub document_backend: Backend,
+    pub blob_backend: Backend,
+    pub queue_backend: Backend,
+    /// Largest accepted request body (`VISIOBOOK_MAX_BODY_BYTES`, default 100 MiB).
+    pub max_body_bytes: usize,
+    /// Deliveries before a message is dead-lettered (`VISIOBOOK_MAX_DELIVERY_COUNT`, default 5).
+    pub max_delivery_count: u32,
+    /// Peek-lock duration of the embedded queue (`VISIOBOOK_LOCK_DURATION_SECONDS`, default 60).
+    pub lock_duration: Duration,
+    /// How often idle workers poll the embedded queue (`VISIOBOOK_QUEUE_POLL_MS`, default 250).
+    pub queue_poll: Duration,
+    /// `VISIOBOOK_LOG_FORMAT`; `None` lets each command pick (JSON for servers and jobs,
+    /// human-readable for one-shot CLI commands).
+    pub log_format: Option<LogFormat>,
+    /// `tracing` filter (`VISIOBOOK_LOG`, else `RUST_LOG`, default `info`).
+    pub log_filter: String,
+    pub render_preset: RenderPreset,
+    /// The ffmpeg executable (`VISIOBOOK_FFMPEG`, default `ffmpeg` on the PATH).
+    pub ffmpeg: PathBuf,
+    /// The espeak-ng executable (`VISIOBOOK_ESPEAK`, default `espeak-ng` on the PATH).
+    pub espeak: PathBuf,
+    /// A TrueType font for scene cards (`VISIOBOOK_FONT_FILE`, default the bundled DejaVu Sans).
+    pub font_file: Option<PathBuf>,
+}
+
+/// A setting that could not be understood.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SettingsError {
+    pub variable: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.variable, self.message)
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+impl Settings {
+    /// Reads settings from `variables`; absent variables take their defaults.
+    pub fn from_map(variables: &BTreeMap<String, String>) -> Result<Self, SettingsError> {
+        let reader = Reader(variables);
+        let log_format = match reader.text("VISIOBOOK_LOG_FORMAT").as_deref() {
+            None => None,
+            Some("json") => Some(LogFormat::Json),
+            Some("pretty" | "text") => Some(LogFormat::Pretty),
+            Some(other) => {
+                return Err(SettingsError {
+                    variable: "VISIOBOOK_LOG_FORMAT".into(),
+                    message: format!("{other:?} is not json or pretty"),
+                });
+            }
+        };
+        let render_preset = match reader.text("VISIOBOOK_RENDER_PRESET").as_deref() {
+            None | Some("standard") => RenderPreset::Standard,
+            Some("preview") => RenderPreset::Preview,
+            Some(other) => {
+                return Err(SettingsError {
+                    variable: "VISIOBOOK_RENDER_PRESET".into(),
+                    message: format!("{other:?} is not preview or standard"),
+                });
+            }
+        };
+        let settings = Self {
+            data_dir: reader
+                .text("VISIOBOOK_DATA_DIR")
+                .map_or_else(|| PathBuf::from(".data"), PathBuf::from),
+            dev_port: reader.parse("VISIOBOOK_PORT")?.unwrap_or(7071),
+            custom_handler_port: reader.parse("FUNCTIONS_CUSTOMHANDLER_PORT")?,
+            document_backend: reader
+                .parse("VISIOBOOK_DOCUMENT_STORE")?
+                .unwrap_or(Backend::Embedded),
+            blob_backend: reader
+                .parse("VISIOBOOK_BLOB_STORE")?
+                .unwrap_or(Backend::Embedded),
+            queue_backend: reader
+                .parse("VISIOBOOK_QUEUE")?
+                .unwrap_or(Backend::Embedded),
+            max_body_bytes: reader
+                .parse("VISIOBOOK_MAX_BODY_BYTES")?
+                .unwrap_or(100 * 1024 * 1024),
+            max_delivery_count: reader.parse("VISIOBOOK_MAX_DELIVERY_COUNT")?.unwrap_or(5),
+            lock_duration: Duration::from_secs(
+                reader
+                    .parse("VISIOBOOK_LOCK_DURATION_SECONDS")?
+                    .unwrap_or(60),
+            ),
+            queue_poll: Duration::from_millis(
+                reader.parse("VISIOBOOK_QUEUE_POLL_MS")?.unwrap_or(250),
+            ),
+            log_format,
+            log_filter: reader
+                .text("VISIOBOOK_LOG")
+                .or_else(|| reader.text("RUST_LOG"))
+                .unwrap_or_else(|| "info".into()),
+            render_preset,
+            ffmpeg: reader
+                .text("VISIOBOOK_FFMPEG")
+                .map_or_else(|| PathBuf::from("ffmpeg"), PathBuf::from),
+            espeak: reader
+                .text("VISIOBOOK_ESPEAK")
+                .map_or_else(|| PathBuf::from("espeak-ng"), PathBuf::from),
+            font_file: reader.text("VISIOBOOK_FONT_FILE").map(PathBuf::from),
+        };
+        if settings.max_delivery_count == 0 {
+            return Err(SettingsError {
+                variable: "VISIOBOOK_MAX_DELIVERY_COUNT".into(),
+                message: "must be at least 1".into(),
+            });
+        }
+        if settings.lock_duration.is_zero() {
+            return Err(SettingsError {
+                variable: "VISIOBOOK_LOCK_DURATION_SECONDS".into(),
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(settings)
+    }
+
+    /// Settings from the process environment (only `main` calls this).
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_map(&std::env::vars().collect())
+    }
+}
+
+struct Reader<'a>(&'a BTreeMap<String, String>);
+
+impl Reader<'_> {
+    fn text(&self, name: &str) -> Option<String> {
+        self.0
+            .get(name)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn parse<T: FromStr>(&self, name: &str) -> Result<Option<T>, SettingsError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.text(name)
+            .map(|value| {
+                value.parse().map_err(|error: T::Err| SettingsError {
+                    variable: name.to_owned(),
+                    message: format!("{value:?} is invalid: {error}"),
+                })
+            })
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_no_variables() {
+        let settings = Settings::from_map(&BTreeMap::new()).expect("defaults are valid");
+        assert_eq!(settings.dev_port, 7071);
+        assert_eq!(settings.data_dir, PathBuf::from(".data"));
+        assert_eq!(settings.document_backend, Backend::Embedded);
+        assert_eq!(settings.max_delivery_count, 5);
+    }
+
+    #[test]
+    fn variables_override_defaults() {
+        let settings = Settings::from_map(&map(&[
+            ("VISIOBOOK_DATA_DIR", "/tmp/vb"),
+            ("VISIOBOOK_PORT", "8080"),
+            ("FUNCTIONS_CUSTOMHANDLER_PORT", "33333"),
+            ("VISIOBOOK_MAX_BODY_BYTES", "1024"),
+            ("VISIOBOOK_RENDER_PRESET", "preview"),
+            ("VISIOBOOK_LOG_FORMAT", "pretty"),
+        ]))
+        .expect("valid");
+        assert_eq!(settings.data_dir, PathBuf::from("/tmp/vb"));
+        assert_eq!(settings.dev_port, 8080);
+        assert_eq!(settings.custom_handler_port, Some(33333));
+        assert_eq!(settings.max_body_bytes, 1024);
+        assert_eq!(settings.render_preset, RenderPreset::Preview);
+        assert_eq!(settings.log_format, Some(LogFormat::Pretty));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let check = |name: &str, value: &str| {
+            let error = Settings::from_map(&map(&[(name, value)])).expect_err("must be refused");
+            assert_eq!(error.variable, name);
+        };
+        check("VISIOBOOK_PORT", "seventy");
+        check("VISIOBOOK_PORT", "70000");
+        check("VISIOBOOK_MAX_DELIVERY_COUNT", "0");
+        check("VISIOBOOK_QUEUE", "rabbitmq");
+        check("VISIOBOOK_RENDER_PRESET", "ultra");
+    }
+}
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    /// `local.settings.json.example` documents every variable; it must load as valid settings
+    /// and mention every variable the loader reads.
+    #[test]
+    fn the_example_settings_file_is_valid_and_complete() {
+        let text = include_str!("../../../local.settings.json.example");
+        let json: serde_json::Value = serde_json::from_str(text).expect("the example is JSON");
+        let values: BTreeMap<String, String> = json["Values"]
+            .as_object()
+            .expect("has Values")
+            .iter()
+            .map(|(key, value)| (key.clone(), value.as_str().unwrap_or_default().to_owned()))
+            .collect();
+        Settings::from_map(&values).expect("the example settings are valid");
+        let source = include_str!("settings.rs");
+        for variable in source.split('"').filter(|token| {
+            token.starts_with("VISIOBOOK_") || *token == "FUNCTIONS_CUSTOMHANDLER_PORT"
+        }) {
+            assert!(
+                values.contains_key(variable),
+                "{variable} is missing from local.settings.json.example"
+            );
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! `visiobook`: one binary, every face of the product (see `docs/ARCHITECTURE.md`).
+
+use visiobook::{commands, telemetry};
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use visiobook_runtime::Settings;
+use visiobook_runtime::settings::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "visiobook",
+    version,
+    about = "Turns books into audiovisual experiences"
+)]
+struct Cli {
+    /// Data directory of the embedded stores (overrides VISIOBOOK_DATA_DIR).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Render a book into DIR in one process: ingest, analyse, generate, assemble.
+    Render {
+        /// The book file (plain text for now).
+        book: PathBuf,
+        /// Output folder (created if needed).
+        #[arg(long)]
+        out: PathBuf,
+        /// Video preset (overrides VISIOBOOK_RENDER_PRESET).
+        #[arg(long, value_enum)]
+        preset: Option<Preset>,
+    },
+    /// Run the local estate: every HTTP function, the queue workers and the timers.
+    Dev {
+        /// Port on 127.0.0.1 (overrides VISIOBOOK_PORT).
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Custom-handler mode for the Azure Functions host (port from FUNCTIONS_CUSTOMHANDLER_PORT).
+    Serve,
+    /// KEDA job mode: process messages of one stage's queue.
+    Job {
+        #[arg(value_enum)]
+        stage: JobStage,
+        /// Process at most one message, then exit (the default).
+        #[arg(long, conflicts_with = "run_loop")]
+        once: bool,
+        /// Keep processing until SIGTERM.
+        #[arg(long = "loop")]
+        run_loop: bool,
+    },
+    /// Write the deployable Function App folder.
+    Package {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the book.v1 JSON of a book file.
+    Ingest { book: PathBuf },
+    /// Print the analysis.v1 JSON of a book file.
+    Analyze { book: PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Preset {
+    Preview,
+    Standard,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum JobStage {
+    Ingestion,
+    Analysis,
+    Generation,
+    Assembly,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut variables: BTreeMap<String, String> = std::env::vars().collect();
+    if let Some(dir) = &cli.data_dir {
+        variables.insert("VISIOBOOK_DATA_DIR".into(), dir.display().to_string());
+    }
+    match &cli.command {
+        Command::Dev { port: Some(port) } => {
+            variables.insert("VISIOBOOK_PORT".into(), port.to_string());
+        }
+        Command::Render {
+            preset: Some(preset),
+            ..
+        } => {
+            let name = match preset {
+                Preset::Preview => "preview",
+                Preset::Standard => "standard",
+            };
+            variables.insert("VISIOBOOK_RENDER_PRESET".into(), name.into());
+        }
+        _ => {}
+    }
+    let settings = match Settings::from_map(&variables) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("visiobook: invalid setting {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let default_format = match cli.command {
+        Command::Dev { .. } | Command::Serve | Command::Job { .. } => LogFormat::Json,
+        _ => LogFormat::Pretty,
+    };
+    telemetry::init(
+        settings.log_format.unwrap_or(default_format),
+        &settings.log_filter,
+    );
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("visiobook: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let data_dir_given = cli.data_dir.is_some() || variables.contains_key("VISIOBOOK_DATA_DIR");
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Render { book, out, .. } => {
+                commands::render::run(settings, data_dir_given, &book, &out).await
+            }
+            Command::Dev { .. } => commands::dev::run(settings).await,
+            Command::Serve => commands::serve::run(settings).await,
+            Command::Job {
+                stage, run_loop, ..
+            } => {
+                let stage = match stage {
+                    JobStage::Ingestion => visiobook_domain::Stage::Ingestion,
+                    JobStage::Analysis => visiobook_domain::Stage::Analysis,
+                    JobStage::Generation => visiobook_domain::Stage::Generation,
+                    JobStage::Assembly => visiobook_domain::Stage::Assembly,
+                };
+                commands::job::run(settings, stage, run_loop).await
+            }
+            Command::Package { out } => commands::package::run(settings, &out),
+            Command::Ingest { book } => commands::inspect::ingest(&book),
+            Command::Analyze { book } => commands::inspect::analyze(&book),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("visiobook: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

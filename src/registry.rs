@@ -1,0 +1,52 @@
+//! The one place that declares every function of the app and every pipeline job.
+
+use std::sync::Arc;
+
+use visiobook_domain::Stage;
+use visiobook_host::worker::QueueWorker;
+use visiobook_host::{QueueHandler, Registry};
+use visiobook_runtime::AppState;
+
+/// Every Azure Function of the app.
+pub fn functions() -> anyhow::Result<Registry<AppState>> {
+    let mut functions = visiobook_platform::functions();
+    functions.extend(visiobook_content::functions());
+    Registry::new(functions)
+}
+
+/// The heavy stages that run as KEDA jobs on AKS (not as functions): `(name, stage)`.
+pub const JOBS: [(&str, Stage); 3] = [
+    ("AnalysisJob", Stage::Analysis),
+    ("GenerationJob", Stage::Generation),
+    ("AssemblyJob", Stage::Assembly),
+];
+
+pub fn job_handler(stage: Stage) -> QueueHandler<AppState> {
+    Arc::new(move |state, invocation| {
+        Box::pin(visiobook_pipeline::stage_handler(stage, state, invocation))
+    })
+}
+
+/// One worker per queue-triggered function and per job: what `dev` and `render` run in-process.
+pub fn queue_workers(
+    registry: &Registry<AppState>,
+    state: &AppState,
+) -> Vec<QueueWorker<AppState>> {
+    let functions = registry
+        .queue_functions()
+        .map(|(name, queue, handler)| QueueWorker {
+            function: name,
+            queue_name: queue.to_owned(),
+            queue: state.queue.clone(),
+            handler: handler.clone(),
+            state: state.clone(),
+        });
+    let jobs = JOBS.into_iter().map(|(name, stage)| QueueWorker {
+        function: name,
+        queue_name: stage.queue().to_owned(),
+        queue: state.queue.clone(),
+        handler: job_handler(stage),
+        state: state.clone(),
+    });
+    functions.chain(jobs).collect()
+}

@@ -1,0 +1,176 @@
+//! Bad input gets the JSON error envelope with the right 4xx, and loses nothing.
+
+use reqwest::StatusCode;
+
+use crate::support::{TestApp, error_code};
+
+#[tokio::test]
+async fn unknown_routes_and_methods_get_the_envelope() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        error_code(app.get("/api/v1/nothing").await, StatusCode::NOT_FOUND).await,
+        "route_not_found"
+    );
+    assert_eq!(
+        error_code(app.get("/").await, StatusCode::NOT_FOUND).await,
+        "route_not_found"
+    );
+    let response = app
+        .client
+        .delete(app.url("/api/v1/content/upload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(response, StatusCode::METHOD_NOT_ALLOWED).await,
+        "method_not_allowed"
+    );
+}
+
+#[tokio::test]
+async fn uploads_that_are_not_books_are_refused_and_store_nothing() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        error_code(app.upload(Vec::new()).await, StatusCode::BAD_REQUEST).await,
+        "empty_upload"
+    );
+    let pdf = b"%PDF-1.7\n1 0 obj\n".to_vec();
+    assert_eq!(
+        error_code(app.upload(pdf).await, StatusCode::UNSUPPORTED_MEDIA_TYPE).await,
+        "unsupported_format"
+    );
+    let binary = vec![0_u8, 159, 146, 150, 0, 1, 2];
+    assert_eq!(
+        error_code(app.upload(binary).await, StatusCode::UNSUPPORTED_MEDIA_TYPE).await,
+        "unsupported_format"
+    );
+    let form = reqwest::multipart::Form::new().text("title", "no file here");
+    let response = app
+        .client
+        .post(app.url("/api/v1/content/upload"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(response, StatusCode::BAD_REQUEST).await,
+        "missing_file"
+    );
+    let response = app
+        .client
+        .post(app.url("/api/v1/content/upload"))
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body("this is not multipart")
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    assert!(status.is_client_error(), "{status}");
+    error_code(response, status).await;
+
+    assert!(
+        app.state.blobs.list("").await.unwrap().is_empty(),
+        "no blob was stored"
+    );
+    assert_eq!(
+        app.state.queue.stats("ingestion").await.unwrap().active,
+        0,
+        "nothing was queued"
+    );
+}
+
+#[tokio::test]
+async fn a_multipart_upload_is_accepted() {
+    let app = TestApp::spawn().await;
+    let part =
+        reqwest::multipart::Part::bytes(b"A Tale\n\nIt was a dark and stormy night.".to_vec())
+            .file_name("../../etc/tale.txt");
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let response = app
+        .client
+        .post(app.url("/api/v1/content/upload"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let status = app.status(body["id"].as_str().unwrap()).await;
+    assert_eq!(
+        status["source"]["file_name"], "tale.txt",
+        "path parts are stripped"
+    );
+}
+
+#[tokio::test]
+async fn oversize_bodies_get_413_in_the_envelope() {
+    let app = TestApp::spawn_with(&[("VISIOBOOK_MAX_BODY_BYTES", "1024")]).await;
+    let response = app.upload(vec![b'a'; 4096]).await;
+    assert_eq!(
+        error_code(response, StatusCode::PAYLOAD_TOO_LARGE).await,
+        "payload_too_large"
+    );
+    let part = reqwest::multipart::Part::bytes(vec![b'a'; 4096]).file_name("big.txt");
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let response = app
+        .client
+        .post(app.url("/api/v1/content/upload"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(response, StatusCode::PAYLOAD_TOO_LARGE).await,
+        "payload_too_large"
+    );
+    assert!(app.state.blobs.list("").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_ids_are_not_found() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/api/v1/content/status/0123456789abcdef0123456789abcdef",
+        "/api/v1/content/status/not-an-id",
+        "/api/v1/content/status/%2e%2e%2fetc",
+        "/api/v1/content/preview/0123456789abcdef0123456789abcdef",
+        "/api/v1/assembly/export/mp4?id=0123456789abcdef0123456789abcdef",
+    ] {
+        let code = error_code(app.get(path).await, StatusCode::NOT_FOUND).await;
+        assert_eq!(code, "book_not_found", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn exports_check_their_format_query_and_readiness() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .upload_ok(b"A Tale\n\nIt was a dark and stormy night.".to_vec())
+        .await;
+    let code = error_code(
+        app.get(&format!("/api/v1/assembly/export/avi?id={id}"))
+            .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(code, "unknown_format");
+    let code = error_code(
+        app.get("/api/v1/assembly/export/mp4").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(code, "invalid_query");
+    let code = error_code(
+        app.get(&format!("/api/v1/assembly/export/mp4?id={id}"))
+            .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(code, "export_not_ready");
+    let code = error_code(
+        app.get(&format!("/api/v1/content/preview/{id}")).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(code, "not_ingested");
+}

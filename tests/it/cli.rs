@@ -1,0 +1,182 @@
+//! The binary's faces run as separate processes: package, render, ingest, analyze, job.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{assert_playable_video, fixture};
+
+fn visiobook() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_visiobook"));
+    command
+        .env_remove("VISIOBOOK_DATA_DIR")
+        .env("VISIOBOOK_LOG", "warn");
+    command
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn package_writes_host_json_and_a_function_json_per_function() {
+    let out = tempfile::tempdir().unwrap();
+    let status = visiobook()
+        .arg("package")
+        .arg("--out")
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let host = read_json(&out.path().join("host.json"));
+    assert_eq!(host["version"], "2.0");
+    assert_eq!(
+        host["customHandler"]["description"]["defaultExecutablePath"],
+        "visiobook"
+    );
+    assert_eq!(host["customHandler"]["enableForwardingHttpRequest"], true);
+    assert_eq!(host["extensions"]["http"]["routePrefix"], "api");
+
+    let registry = visiobook::registry::functions().unwrap();
+    assert!(registry.functions.len() >= 9);
+    for function in &registry.functions {
+        let json = read_json(&out.path().join(function.name).join("function.json"));
+        assert_eq!(json, function.function_json(), "{}", function.name);
+    }
+    let upload = read_json(&out.path().join("ContentUpload/function.json"));
+    assert_eq!(upload["bindings"][0]["type"], "httpTrigger");
+    assert_eq!(upload["bindings"][0]["route"], "v1/content/upload");
+    assert_eq!(upload["bindings"][0]["methods"][0], "post");
+    let ingest = read_json(&out.path().join("ContentIngest/function.json"));
+    assert_eq!(ingest["bindings"][0]["type"], "serviceBusTrigger");
+    assert_eq!(ingest["bindings"][0]["queueName"], "ingestion");
+    assert_eq!(ingest["bindings"][1]["type"], "serviceBus");
+    assert_eq!(ingest["bindings"][1]["queueName"], "analysis");
+    let timer = read_json(&out.path().join("QueueMetrics/function.json"));
+    assert_eq!(timer["bindings"][0]["type"], "timerTrigger");
+
+    let binary = out.path().join("visiobook");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert!(
+            binary.metadata().unwrap().permissions().mode() & 0o111 != 0,
+            "executable"
+        );
+    }
+    let version = Command::new(&binary).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("visiobook "));
+}
+
+#[test]
+fn render_writes_a_playable_video_and_a_report() {
+    let out = tempfile::tempdir().unwrap();
+    let output = visiobook()
+        .arg("render")
+        .arg(fixture("alice-short.txt"))
+        .arg("--out")
+        .arg(out.path())
+        .args(["--preset", "preview"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("video.mp4"), "{printed}");
+    let report = read_json(&out.path().join("report.json"));
+    let narration = report["narration_seconds"].as_f64().unwrap();
+    assert_playable_video(&out.path().join("video.mp4"), narration);
+    for stage in ["ingestion", "analysis", "generation", "assembly"] {
+        assert!(
+            report["stages"][stage]["duration_ms"].is_u64(),
+            "{stage}: {report}"
+        );
+        assert_eq!(report["stages"][stage]["attempts"], 1, "{stage}");
+    }
+    assert!(report["speed_vs_narration"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["video"]["preset"], "preview");
+    let book = read_json(&out.path().join("book.v1.json"));
+    assert_eq!(book["schema"], "visiobook.book.v1");
+    assert!(out.path().join("timeline.v1.json").exists());
+}
+
+#[test]
+fn render_refuses_a_missing_or_unsupported_book_clearly() {
+    let out = tempfile::tempdir().unwrap();
+    let missing = visiobook()
+        .args(["render", "/nonexistent/book.txt", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read the book"));
+
+    let pdf = out.path().join("book.pdf");
+    std::fs::write(&pdf, b"%PDF-1.4\n").unwrap();
+    let refused = visiobook()
+        .arg("render")
+        .arg(&pdf)
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("PDF files are not supported yet"));
+    assert!(!out.path().join("video.mp4").exists());
+}
+
+#[test]
+fn ingest_and_analyze_print_their_artifacts() {
+    let output = visiobook()
+        .arg("ingest")
+        .arg(fixture("alice-chapter-1.txt"))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let book: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(book["chapters"].as_array().unwrap().len(), 1);
+    assert!(book["word_count"].as_u64().unwrap() > 2000);
+
+    let output = visiobook()
+        .arg("analyze")
+        .arg(fixture("alice-chapter-1.txt"))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let analysis: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(analysis["scenes"].as_array().unwrap().len() >= 5);
+}
+
+#[test]
+fn a_job_once_on_an_empty_queue_reports_idle() {
+    let data = tempfile::tempdir().unwrap();
+    let output = visiobook()
+        .args(["job", "analysis", "--once", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["outcome"], "idle");
+}
+
+#[test]
+fn invalid_settings_are_named() {
+    let output = visiobook()
+        .arg("package")
+        .arg("--out")
+        .arg("/tmp")
+        .env("VISIOBOOK_PORT", "seventy")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("VISIOBOOK_PORT"));
+}

@@ -1,0 +1,150 @@
+//! Failing stages are retried, then dead-lettered with their reason in the status document;
+//! redelivered and stray messages never redo finished work.
+
+use visiobook_host::worker::Outcome;
+use visiobook_ports::OutgoingMessage;
+
+use crate::support::{TestApp, fixture_bytes};
+
+#[tokio::test]
+async fn a_failing_stage_is_retried_then_dead_lettered_with_its_reason() {
+    let app = TestApp::spawn().await;
+    // Valid-looking text with a byte that is not UTF-8: accepted at upload, refused by ingestion.
+    let id = app
+        .upload_ok(b"A Tale\n\nIt was a dark \xFF night.".to_vec())
+        .await;
+
+    for attempt in 1..=2 {
+        let outcome = app.step("ingestion").await;
+        assert!(
+            matches!(outcome, Outcome::Abandoned { .. }),
+            "attempt {attempt}: {outcome:?}"
+        );
+        let status = app.status(&id).await;
+        assert_eq!(status["state"], "processing");
+        assert_eq!(status["stages"]["ingestion"]["attempts"], attempt);
+        assert!(
+            status["stages"]["ingestion"]["last_error"]
+                .as_str()
+                .unwrap()
+                .contains("UTF-8")
+        );
+    }
+    let outcome = app.step("ingestion").await;
+    assert!(
+        matches!(outcome, Outcome::DeadLettered { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(app.step("ingestion").await, Outcome::Idle);
+
+    let status = app.status(&id).await;
+    assert_eq!(status["state"], "failed");
+    assert_eq!(status["error"]["stage"], "ingestion");
+    assert_eq!(status["error"]["attempts"], 3);
+    assert!(
+        status["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not valid UTF-8"),
+        "{status}"
+    );
+
+    let dead = app
+        .state
+        .queue
+        .peek_dead_letters("ingestion", 10)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].message_id, format!("ingestion-{id}"));
+    assert_eq!(dead[0].reason, "MaxDeliveryCountExceeded");
+    assert!(dead[0].description.contains("UTF-8"));
+    assert!(
+        app.state
+            .blobs
+            .head(&visiobook_ports::BlobKey::parse(&format!("books/{id}/book.v1.json")).unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_message_for_a_finished_stage_only_hands_over() {
+    let app = TestApp::spawn().await;
+    let id = app.upload_ok(fixture_bytes("alice-short.txt")).await;
+    assert!(matches!(
+        app.step("ingestion").await,
+        Outcome::Completed { .. }
+    ));
+    assert!(matches!(
+        app.step("analysis").await,
+        Outcome::Completed { .. }
+    ));
+
+    // The same work again under a new message id (as after a lost completion).
+    let body = serde_json::json!({ "book_id": id, "correlation_id": "again" }).to_string();
+    app.state
+        .queue
+        .send(
+            "analysis",
+            OutgoingMessage::new("analysis-again", body.into_bytes()),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        app.step("analysis").await,
+        Outcome::Completed { .. }
+    ));
+
+    let status = app.status(&id).await;
+    assert_eq!(
+        status["stages"]["analysis"]["completions"], 1,
+        "analysis ran once"
+    );
+    assert_eq!(status["stages"]["analysis"]["attempts"], 1);
+    // Its hand-over to generation was dropped by duplicate detection: one message waits.
+    assert_eq!(app.state.queue.stats("generation").await.unwrap().active, 1);
+}
+
+#[tokio::test]
+async fn messages_for_unknown_books_and_garbage_messages_do_not_wedge_the_queue() {
+    let app = TestApp::spawn().await;
+    let body =
+        serde_json::json!({ "book_id": "0123456789abcdef0123456789abcdef", "correlation_id": "x" });
+    app.state
+        .queue
+        .send(
+            "analysis",
+            OutgoingMessage::new("ghost", body.to_string().into_bytes()),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(app.step("analysis").await, Outcome::Completed { .. }),
+        "dropped, not retried"
+    );
+
+    app.state
+        .queue
+        .send(
+            "analysis",
+            OutgoingMessage::new("garbage", b"{not json".to_vec()),
+        )
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        assert!(matches!(
+            app.step("analysis").await,
+            Outcome::Abandoned { .. }
+        ));
+    }
+    assert!(matches!(
+        app.step("analysis").await,
+        Outcome::DeadLettered { .. }
+    ));
+    assert_eq!(
+        app.state.queue.stats("analysis").await.unwrap().dead_letter,
+        1
+    );
+}

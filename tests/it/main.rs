@@ -1,0 +1,13 @@
+//! Integration tests of the whole app: the real HTTP server on 127.0.0.1:0 over fresh embedded
+//! stores in a temporary directory, real queues, real espeak-ng and ffmpeg, and the real binary
+//! where a separate process matters (package, render, restart after a kill).
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
+
+mod bad_input;
+mod cli;
+mod faults;
+mod pipeline;
+mod restart;
+mod serve;
+mod support;

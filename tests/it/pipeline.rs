@@ -1,0 +1,187 @@
+//! A book from upload to video through the HTTP functions and the queue, step by step.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use visiobook_host::worker::Outcome;
+
+use crate::support::{TestApp, assert_playable_video, fixture_bytes};
+
+#[tokio::test]
+async fn an_uploaded_book_walks_through_every_stage_to_a_playable_video() {
+    let app = TestApp::spawn().await;
+    let response = app.upload(fixture_bytes("alice-short.txt")).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let body: Value = response.json().await.unwrap();
+    let id = body["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/api/v1/content/status/{id}"));
+    assert_eq!(body["status_url"], location.as_str());
+
+    let status = app.status(&id).await;
+    assert_eq!(status["state"], "queued");
+    assert_eq!(status["stage"], "ingestion");
+    assert_eq!(status["source"]["file_name"], "book.txt");
+
+    assert_eq!(
+        app.step("ingestion").await,
+        Outcome::Completed {
+            message_id: format!("ingestion-{id}")
+        }
+    );
+    let status = app.status(&id).await;
+    assert_eq!(status["state"], "processing");
+    assert_eq!(status["stage"], "analysis");
+    assert_eq!(status["percent"], 10);
+    assert_eq!(status["title"], "Alice's Adventures In Wonderland");
+    assert_eq!(status["stages"]["ingestion"]["state"], "done");
+    assert_eq!(status["stages"]["ingestion"]["counts"]["chapters"], 2);
+
+    let preview: Value = app
+        .get(&format!("/api/v1/content/preview/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(preview["author"], "Lewis Carroll");
+    assert_eq!(
+        preview["chapters"][0]["title"],
+        "Chapter I — Down the Rabbit-Hole"
+    );
+    assert!(
+        preview["chapters"][1]["opening"]
+            .as_str()
+            .unwrap()
+            .contains("Curiouser and curiouser")
+    );
+
+    assert!(matches!(
+        app.step("analysis").await,
+        Outcome::Completed { .. }
+    ));
+    let status = app.status(&id).await;
+    assert_eq!(status["stage"], "generation");
+    let scenes = status["stages"]["analysis"]["counts"]["scenes"]
+        .as_u64()
+        .unwrap();
+    assert!(scenes >= 2, "{scenes} scenes");
+
+    assert!(matches!(
+        app.step("generation").await,
+        Outcome::Completed { .. }
+    ));
+    let status = app.status(&id).await;
+    assert_eq!(status["stage"], "assembly");
+    let generation = &status["stages"]["generation"]["counts"];
+    assert_eq!(
+        generation["generated"].as_u64(),
+        Some(2 * scenes),
+        "a narration and a card per scene"
+    );
+    assert_eq!(generation["reused"], 0);
+
+    assert!(matches!(
+        app.step("assembly").await,
+        Outcome::Completed { .. }
+    ));
+    let status = app.status(&id).await;
+    assert_eq!(status["state"], "ready");
+    assert_eq!(status["percent"], 100);
+    assert_eq!(status["stage"], Value::Null);
+    assert!(app.drain().await.is_empty(), "nothing is left in any queue");
+
+    let video_url = status["links"]["video"].as_str().unwrap();
+    let response = app.get(video_url).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "video/mp4");
+    let bytes = response.bytes().await.unwrap();
+    assert_eq!(
+        bytes.len() as u64,
+        status["outputs"]["video"]["size_bytes"].as_u64().unwrap()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("video.mp4");
+    std::fs::write(&path, &bytes).unwrap();
+    let narration_ms = status["stages"]["generation"]["counts"]["narration_ms"]
+        .as_u64()
+        .unwrap();
+    assert_playable_video(&path, narration_ms as f64 / 1000.0);
+
+    let ranged = app
+        .client
+        .get(app.url(video_url))
+        .header("range", "bytes=0-99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        ranged.headers()["content-range"].to_str().unwrap(),
+        format!("bytes 0-99/{}", bytes.len())
+    );
+    assert_eq!(ranged.bytes().await.unwrap(), bytes.slice(0..100));
+
+    let metrics = app.get("/api/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("visiobook_books_total{event=\"ready\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("visiobook_http_requests_total"),
+        "{metrics}"
+    );
+
+    // The same book again: every narration and card comes from the content-addressed cache.
+    let again = app.upload_ok(fixture_bytes("alice-short.txt")).await;
+    app.drain().await;
+    let status = app.status(&again).await;
+    assert_eq!(status["state"], "ready");
+    assert_eq!(status["stages"]["generation"]["counts"]["generated"], 0);
+    assert_eq!(
+        status["stages"]["generation"]["counts"]["reused"].as_u64(),
+        Some(2 * scenes)
+    );
+}
+
+#[tokio::test]
+async fn probes_answer_with_real_checks() {
+    let app = TestApp::spawn().await;
+    let health: Value = app.get("/api/health").await.json().await.unwrap();
+    assert_eq!(health["status"], "UP");
+    let response = app.get("/api/ready").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let ready: Value = response.json().await.unwrap();
+    assert_eq!(ready["status"], "READY");
+    for check in ["documents", "blobs", "queue", "ffmpeg", "espeak"] {
+        assert_eq!(ready["checks"][check]["status"], "READY", "{check}");
+    }
+    let response = app.get("/api/metrics").await;
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(!request_id.is_empty());
+    let echoed = app
+        .client
+        .get(app.url("/api/health"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "abc-123");
+}
+
+#[tokio::test]
+async fn readiness_fails_when_a_tool_is_missing() {
+    let app = TestApp::spawn_with(&[("VISIOBOOK_FFMPEG", "/nonexistent/ffmpeg")]).await;
+    let response = app.get("/api/ready").await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let ready: Value = response.json().await.unwrap();
+    assert_eq!(ready["checks"]["ffmpeg"]["status"], "DOWN");
+    assert_eq!(ready["checks"]["documents"]["status"], "READY");
+}

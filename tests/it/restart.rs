@@ -1,0 +1,149 @@
+//! Killing `visiobook dev` in the middle of a book and starting it again finishes the book
+//! without redoing finished stages and without losing anything.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{assert_playable_video, eventually, fixture_bytes};
+
+struct Dev {
+    child: Child,
+    base: String,
+}
+
+impl Dev {
+    fn start(data_dir: &Path, port: u16) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_visiobook"))
+            .args(["dev", "--port", &port.to_string(), "--data-dir"])
+            .arg(data_dir)
+            .env("VISIOBOOK_RENDER_PRESET", "preview")
+            .env("VISIOBOOK_LOCK_DURATION_SECONDS", "3")
+            .env("VISIOBOOK_QUEUE_POLL_MS", "100")
+            .env("VISIOBOOK_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn status(client: &reqwest::Client, base: &str, id: &str) -> Option<Value> {
+    let response = client
+        .get(format!("{base}/api/v1/content/status/{id}"))
+        .send()
+        .await
+        .ok()?;
+    response.json().await.ok()
+}
+
+async fn wait_until_up(client: &reqwest::Client, base: &str) {
+    eventually(Duration::from_secs(30), "dev to answer", || async {
+        let response = client.get(format!("{base}/api/health")).send().await.ok()?;
+        response.status().is_success().then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_book_survives_a_kill_mid_assembly() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let client = reqwest::Client::new();
+    let dev = Dev::start(data.path(), port);
+    wait_until_up(&client, &dev.base).await;
+
+    let response = client
+        .post(format!("{}/api/v1/content/upload", dev.base))
+        .body(fixture_bytes("alice-chapter-1.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Wait for the assembly to be under way, then kill the process without warning.
+    let base = dev.base.clone();
+    eventually(Duration::from_secs(180), "assembly to start", || {
+        let (client, base, id) = (&client, &base, &id);
+        async move {
+            let status = status(client, base, id).await?;
+            (status["stages"]["assembly"]["state"] == "running").then_some(())
+        }
+    })
+    .await;
+    dev.kill();
+
+    let dev = Dev::start(data.path(), port);
+    wait_until_up(&client, &dev.base).await;
+    let base = dev.base.clone();
+    let finished = eventually(Duration::from_secs(300), "the book to be ready", || {
+        let (client, base, id) = (&client, &base, &id);
+        async move {
+            let status = status(client, base, id).await?;
+            assert_ne!(status["state"], "failed", "{status}");
+            (status["state"] == "ready").then_some(status)
+        }
+    })
+    .await;
+
+    for stage in ["ingestion", "analysis", "generation"] {
+        assert_eq!(
+            finished["stages"][stage]["attempts"], 1,
+            "{stage} ran once: {finished}"
+        );
+        assert_eq!(finished["stages"][stage]["completions"], 1, "{stage}");
+    }
+    assert_eq!(
+        finished["stages"]["assembly"]["attempts"], 2,
+        "assembly resumed after the kill"
+    );
+    assert_eq!(finished["stages"]["assembly"]["completions"], 1);
+
+    let video = client
+        .get(format!(
+            "{base}{}",
+            finished["links"]["video"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let file = data.path().join("downloaded.mp4");
+    std::fs::write(&file, &video).unwrap();
+    let narration_ms = finished["stages"]["generation"]["counts"]["narration_ms"]
+        .as_u64()
+        .unwrap();
+    assert_playable_video(&file, narration_ms as f64 / 1000.0);
+}
