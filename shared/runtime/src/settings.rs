@@ -292,9 +292,12 @@ mod example_file {
             .collect();
         Settings::from_map(&values).expect("the example settings are valid");
         let source = include_str!("settings.rs");
-        for variable in source.split('"').filter(|token| {
-            token.starts_with("VISIOBOOK_") || *token == "FUNCTIONS_CUSTOMHANDLER_PORT"
-        }) {
+        let is_variable = |token: &&str| {
+            token.len() > 10
+                && token.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                && (token.starts_with("VISIOBOOK_") || token.starts_with("FUNCTIONS_"))
+        };
+        for variable in source.split('"').filter(is_variable) {
             assert!(
                 values.contains_key(variable),
                 "{variable} is missing from local.settings.json.example"
