@@ -239,6 +239,70 @@ pub fn assert_playable_video(path: &Path, narration_seconds: f64) {
         "video lasts {} s, narration {narration_seconds} s",
         probe.duration_seconds
     );
+    let mean_volume = mean_volume_db(path);
+    assert!(
+        mean_volume > -35.0,
+        "the narration is audible: mean volume {mean_volume} dB"
+    );
+    let (darkest, brightest) = luma_range_of_first_frame(path);
+    assert!(
+        brightest - darkest > 100,
+        "the first frame shows a card, not a flat colour: luma {darkest}..{brightest}"
+    );
+}
+
+/// ffmpeg's `volumedetect` mean volume of the audio, in dB.
+fn mean_volume_db(path: &Path) -> f64 {
+    let output = std::process::Command::new("ffmpeg")
+        .args(["-v", "info", "-nostats", "-i"])
+        .arg(path)
+        .args(["-vn", "-af", "volumedetect", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    let line = log
+        .lines()
+        .find(|line| line.contains("mean_volume:"))
+        .unwrap();
+    line.split("mean_volume:")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .trim_end_matches(" dB")
+        .parse()
+        .unwrap()
+}
+
+/// The darkest and brightest luma of the first video frame (`signalstats`).
+fn luma_range_of_first_frame(path: &Path) -> (i64, i64) {
+    let output = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-show_entries",
+            "frame_tags=lavfi.signalstats.YMIN,lavfi.signalstats.YMAX",
+            "-read_intervals",
+            "%+#1",
+            "-of",
+            "json",
+        ])
+        .arg(format!("movie={},signalstats", path.display()))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let tags = &json["frames"][0]["tags"];
+    let value = |name: &str| tags[name].as_str().unwrap().parse::<i64>().unwrap();
+    (
+        value("lavfi.signalstats.YMIN"),
+        value("lavfi.signalstats.YMAX"),
+    )
 }
 
 /// Polls `check` every 100 ms until it returns `Some`, or panics after `timeout`.
