@@ -36,6 +36,9 @@ enum Command {
         /// Video preset (overrides VISIOBOOK_RENDER_PRESET).
         #[arg(long, value_enum)]
         preset: Option<Preset>,
+        /// The book's language (en, fr...); detected when absent.
+        #[arg(long)]
+        lang: Option<String>,
     },
     /// Run the local estate: every HTTP function, the queue workers and the timers.
     Dev {
@@ -61,10 +64,19 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Print the book.v1 JSON of a book file.
-    Ingest { book: PathBuf },
+    /// Print the book.v1 JSON of a book file (TXT, Markdown, HTML, EPUB, PDF or a scanned page).
+    Ingest {
+        book: PathBuf,
+        /// The book's language (en, fr...); detected when absent.
+        #[arg(long)]
+        lang: Option<String>,
+    },
     /// Print the analysis.v1 JSON of a book file.
-    Analyze { book: PathBuf },
+    Analyze {
+        book: PathBuf,
+        #[arg(long)]
+        lang: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -132,9 +144,9 @@ fn main() -> ExitCode {
     let data_dir_given = cli.data_dir.is_some() || variables.contains_key("VISIOBOOK_DATA_DIR");
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Render { book, out, .. } => {
-                commands::render::run(settings, data_dir_given, &book, &out).await
-            }
+            Command::Render {
+                book, out, lang, ..
+            } => commands::render::run(settings, data_dir_given, &book, &out, lang).await,
             Command::Dev { .. } => commands::dev::run(settings).await,
             Command::Serve => commands::serve::run(settings).await,
             Command::Job {
@@ -149,8 +161,8 @@ fn main() -> ExitCode {
                 commands::job::run(settings, stage, run_loop).await
             }
             Command::Package { out } => commands::package::run(settings, &out),
-            Command::Ingest { book } => commands::inspect::ingest(&book),
-            Command::Analyze { book } => commands::inspect::analyze(&book),
+            Command::Ingest { book, lang } => commands::inspect::ingest(&settings, &book, lang),
+            Command::Analyze { book, lang } => commands::inspect::analyze(&settings, &book, lang),
         }
     });
     match result {

@@ -15,9 +15,10 @@ as_root() {
 }
 
 # The Debian packages Visiobook runs: ffmpeg (ffprobe too) for media, espeak-ng for narration,
+# tesseract (English and French) and poppler-utils (pdftoppm) for OCR,
 # a C compiler for the bundled SQLite, curl and certificates for rustup.
 ensure_system_packages() {
-  local wanted=(ffmpeg espeak-ng gcc libc6-dev pkg-config curl ca-certificates)
+  local wanted=(ffmpeg espeak-ng tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra poppler-utils gcc libc6-dev pkg-config curl ca-certificates)
   local missing=()
   for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -3,10 +3,39 @@
 use std::path::Path;
 
 use anyhow::Context;
+use visiobook_runtime::Settings;
 
-fn read_book(path: &Path) -> anyhow::Result<visiobook_domain::Book> {
+/// The ingestion options the settings describe, for a book in `language` (or detected).
+pub fn ingest_options(
+    settings: &Settings,
+    language: Option<String>,
+) -> visiobook_ingestion::IngestOptions {
+    visiobook_ingestion::IngestOptions {
+        language,
+        limits: visiobook_ingestion::Limits {
+            max_pages: settings.max_pages,
+            max_decompressed_bytes: settings.max_decompressed_bytes,
+            max_archive_entries: settings.max_archive_entries,
+            ..visiobook_ingestion::Limits::default()
+        },
+        tools: visiobook_ingestion::Tools {
+            tesseract: settings.tesseract.clone(),
+            pdftoppm: settings.pdftoppm.clone(),
+            ocr_jobs: settings.ocr_jobs,
+        },
+    }
+}
+
+fn read_book(
+    settings: &Settings,
+    path: &Path,
+    language: Option<String>,
+) -> anyhow::Result<visiobook_domain::Book> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    visiobook_ingestion::ingest(&bytes).with_context(|| format!("cannot ingest {}", path.display()))
+    let options = ingest_options(settings, language);
+    visiobook_ingestion::ingest(&bytes, &options, &|_, _| {})
+        .map_err(|error| anyhow::anyhow!("{} ({})", error, error.code()))
+        .with_context(|| format!("cannot ingest {}", path.display()))
 }
 
 #[expect(
@@ -18,10 +47,12 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn ingest(path: &Path) -> anyhow::Result<()> {
-    print_json(&read_book(path)?)
+pub fn ingest(settings: &Settings, path: &Path, language: Option<String>) -> anyhow::Result<()> {
+    print_json(&read_book(settings, path, language)?)
 }
 
-pub fn analyze(path: &Path) -> anyhow::Result<()> {
-    print_json(&visiobook_analysis::analyse(&read_book(path)?))
+pub fn analyze(settings: &Settings, path: &Path, language: Option<String>) -> anyhow::Result<()> {
+    print_json(&visiobook_analysis::analyse(&read_book(
+        settings, path, language,
+    )?))
 }

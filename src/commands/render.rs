@@ -24,6 +24,7 @@ pub async fn run(
     data_dir_given: bool,
     book: &Path,
     out: &Path,
+    language: Option<String>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let bytes =
@@ -45,14 +46,10 @@ pub async fn run(
     let file_name = book
         .file_name()
         .map(|name| name.to_string_lossy().into_owned());
-    let submitted = visiobook_pipeline::submit_book(
-        &state,
-        Bytes::from(bytes),
-        file_name,
-        "application/octet-stream",
-    )
-    .await
-    .with_context(|| format!("{} cannot be rendered", book.display()))?;
+    let submitted =
+        visiobook_pipeline::submit_book(&state, Bytes::from(bytes), file_name, language)
+            .await
+            .with_context(|| format!("{} cannot be rendered", book.display()))?;
     let book_id = submitted.id;
     tracing::info!(book.id = %book_id, "rendering");
 

@@ -34,10 +34,32 @@ async fn uploads_that_are_not_books_are_refused_and_store_nothing() {
         error_code(app.upload(Vec::new()).await, StatusCode::BAD_REQUEST).await,
         "empty_upload"
     );
-    let pdf = b"%PDF-1.7\n1 0 obj\n".to_vec();
+    let gzip = b"\x1f\x8b\x08\x00\x00\x00\x00\x00".to_vec();
     assert_eq!(
-        error_code(app.upload(pdf).await, StatusCode::UNSUPPORTED_MEDIA_TYPE).await,
+        error_code(app.upload(gzip).await, StatusCode::UNSUPPORTED_MEDIA_TYPE).await,
         "unsupported_format"
+    );
+    let response = app
+        .client
+        .post(app.url("/api/v1/content/upload?lang=english!"))
+        .body("Some text.")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(response, StatusCode::BAD_REQUEST).await,
+        "invalid_language"
+    );
+    let response = app
+        .client
+        .post(app.url("/api/v1/content/scan-ocr"))
+        .body("Plain text is not a scan.")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await,
+        "not_a_scan"
     );
     let binary = vec![0_u8, 159, 146, 150, 0, 1, 2];
     assert_eq!(

@@ -117,6 +117,17 @@ fn render_refuses_a_missing_or_unsupported_book_clearly() {
 
     let pdf = out.path().join("book.pdf");
     std::fs::write(&pdf, b"%PDF-1.4\n").unwrap();
+    let gzip = out.path().join("book.txt");
+    std::fs::write(&gzip, b"\x1f\x8b\x08\x00").unwrap();
+    let unsupported = visiobook()
+        .arg("render")
+        .arg(&gzip)
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(!unsupported.status.success());
+    assert!(String::from_utf8_lossy(&unsupported.stderr).contains("gzip data"));
     let refused = visiobook()
         .arg("render")
         .arg(&pdf)
@@ -125,7 +136,8 @@ fn render_refuses_a_missing_or_unsupported_book_clearly() {
         .output()
         .unwrap();
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("PDF files are not supported yet"));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("truncated or corrupt"), "{message}");
     assert!(!out.path().join("video.mp4").exists());
 }
 
@@ -138,7 +150,10 @@ fn ingest_and_analyze_print_their_artifacts() {
         .unwrap();
     assert!(output.status.success());
     let book: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(book["chapters"].as_array().unwrap().len(), 1);
+    let chapters = book["chapters"].as_array().unwrap();
+    let body: Vec<&serde_json::Value> = chapters.iter().filter(|c| c["matter"] == "body").collect();
+    assert_eq!(body.len(), 1);
+    assert_eq!(body[0]["title"], "Chapter I — Down the Rabbit-Hole");
     assert!(book["word_count"].as_u64().unwrap() > 2000);
 
     let output = visiobook()

@@ -8,65 +8,102 @@ use crate::support::{TestApp, fixture_bytes};
 
 #[tokio::test]
 async fn a_failing_stage_is_retried_then_dead_lettered_with_its_reason() {
-    let app = TestApp::spawn().await;
-    // Valid-looking text with a byte that is not UTF-8: accepted at upload, refused by ingestion.
-    let id = app
-        .upload_ok(b"A Tale\n\nIt was a dark \xFF night.".to_vec())
-        .await;
+    // A missing tool is the kind of failure a retry may fix (the node may be replaced).
+    let app = TestApp::spawn_with(&[("VISIOBOOK_FFMPEG", "/nonexistent/ffmpeg")]).await;
+    let id = app.upload_ok(fixture_bytes("alice-short.txt")).await;
+    assert!(matches!(
+        app.step("ingestion").await,
+        Outcome::Completed { .. }
+    ));
+    assert!(matches!(
+        app.step("analysis").await,
+        Outcome::Completed { .. }
+    ));
 
     for attempt in 1..=2 {
-        let outcome = app.step("ingestion").await;
+        let outcome = app.step("generation").await;
         assert!(
             matches!(outcome, Outcome::Abandoned { .. }),
             "attempt {attempt}: {outcome:?}"
         );
         let status = app.status(&id).await;
         assert_eq!(status["state"], "processing");
-        assert_eq!(status["stages"]["ingestion"]["attempts"], attempt);
+        assert_eq!(status["stages"]["generation"]["attempts"], attempt);
         assert!(
-            status["stages"]["ingestion"]["last_error"]
+            status["stages"]["generation"]["last_error"]
                 .as_str()
                 .unwrap()
-                .contains("UTF-8")
+                .contains("ffmpeg")
         );
     }
-    let outcome = app.step("ingestion").await;
+    let outcome = app.step("generation").await;
     assert!(
         matches!(outcome, Outcome::DeadLettered { .. }),
         "{outcome:?}"
     );
-    assert_eq!(app.step("ingestion").await, Outcome::Idle);
+    assert_eq!(app.step("generation").await, Outcome::Idle);
 
     let status = app.status(&id).await;
     assert_eq!(status["state"], "failed");
-    assert_eq!(status["error"]["stage"], "ingestion");
+    assert_eq!(status["error"]["stage"], "generation");
     assert_eq!(status["error"]["attempts"], 3);
     assert!(
         status["error"]["reason"]
             .as_str()
             .unwrap()
-            .contains("not valid UTF-8"),
+            .contains("/nonexistent/ffmpeg"),
         "{status}"
     );
 
     let dead = app
         .state
         .queue
-        .peek_dead_letters("ingestion", 10)
+        .peek_dead_letters("generation", 10)
         .await
         .unwrap();
     assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].message_id, format!("ingestion-{id}"));
+    assert_eq!(dead[0].message_id, format!("generation-{id}"));
     assert_eq!(dead[0].reason, "MaxDeliveryCountExceeded");
-    assert!(dead[0].description.contains("UTF-8"));
+    assert!(dead[0].description.contains("ffmpeg"));
+    let media = visiobook_ports::BlobKey::parse(&format!("books/{id}/media.v1.json")).unwrap();
+    assert!(
+        app.state.blobs.head(&media).await.unwrap().is_none(),
+        "no half-made artifact"
+    );
+    assert_eq!(
+        app.state.queue.stats("assembly").await.unwrap().active,
+        0,
+        "nothing handed over"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_book_fails_at_once_with_a_code_instead_of_retrying() {
+    let app = TestApp::spawn().await;
+    let id = app.upload_ok(b"* * *\n\n---\n\n~~~\n".to_vec()).await;
+    assert!(
+        matches!(app.step("ingestion").await, Outcome::Completed { .. }),
+        "settled, not retried"
+    );
+    let status = app.status(&id).await;
+    assert_eq!(status["state"], "failed");
+    assert_eq!(status["error"]["code"], "no_text");
+    assert_eq!(status["error"]["attempts"], 1);
+    assert!(
+        status["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no readable words")
+    );
     assert!(
         app.state
-            .blobs
-            .head(&visiobook_ports::BlobKey::parse(&format!("books/{id}/book.v1.json")).unwrap())
+            .queue
+            .peek_dead_letters("ingestion", 10)
             .await
             .unwrap()
-            .is_none()
+            .is_empty()
     );
+    assert_eq!(app.state.queue.stats("analysis").await.unwrap().active, 0);
 }
 
 #[tokio::test]

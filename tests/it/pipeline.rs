@@ -44,15 +44,21 @@ async fn an_uploaded_book_walks_through_every_stage_to_a_playable_video() {
         .unwrap();
     assert_eq!(preview["author"], "Lewis Carroll");
     assert_eq!(
-        preview["chapters"][0]["title"],
+        preview["chapters"][0]["matter"], "front",
+        "the edition line is front matter"
+    );
+    assert_eq!(
+        preview["chapters"][1]["title"],
         "Chapter I — Down the Rabbit-Hole"
     );
+    assert_eq!(preview["chapters"][1]["matter"], "body");
     assert!(
-        preview["chapters"][1]["opening"]
+        preview["chapters"][2]["opening"]
             .as_str()
             .unwrap()
             .contains("Curiouser and curiouser")
     );
+    assert!(preview["warnings"].is_array());
 
     assert!(matches!(
         app.step("analysis").await,
@@ -184,4 +190,92 @@ async fn readiness_fails_when_a_tool_is_missing() {
     let ready: Value = response.json().await.unwrap();
     assert_eq!(ready["checks"]["ffmpeg"]["status"], "DOWN");
     assert_eq!(ready["checks"]["documents"]["status"], "READY");
+}
+
+fn ingestion_fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("gpu-jobs/ingestion/tests/fixtures")
+        .join(name);
+    std::fs::read(path).unwrap()
+}
+
+#[tokio::test]
+async fn an_epub_upload_is_read_with_its_chapters_and_language() {
+    let app = TestApp::spawn().await;
+    let id = app.upload_ok(ingestion_fixture("metamorphosis.epub")).await;
+    assert!(matches!(
+        app.step("ingestion").await,
+        Outcome::Completed { .. }
+    ));
+    let status = app.status(&id).await;
+    assert_eq!(status["source"]["format"], "epub");
+    assert_eq!(status["stages"]["ingestion"]["counts"]["chapters"], 3);
+    let preview: Value = app
+        .get(&format!("/api/v1/content/preview/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(preview["author"], "Franz Kafka");
+    assert_eq!(preview["language"], "en");
+    let body: Vec<&Value> = preview["chapters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["matter"] == "body")
+        .collect();
+    assert_eq!(body.len(), 3);
+    assert!(
+        body[0]["opening"]
+            .as_str()
+            .unwrap()
+            .contains("Gregor Samsa")
+    );
+}
+
+#[tokio::test]
+async fn a_corrupt_book_fails_with_its_code_in_the_status() {
+    let app = TestApp::spawn().await;
+    let epub = ingestion_fixture("metamorphosis.epub");
+    let id = app.upload_ok(epub[..epub.len() / 2].to_vec()).await;
+    assert!(matches!(
+        app.step("ingestion").await,
+        Outcome::Completed { .. }
+    ));
+    let status = app.status(&id).await;
+    assert_eq!(status["state"], "failed");
+    assert_eq!(status["error"]["code"], "corrupt_file");
+    assert_eq!(status["error"]["attempts"], 1);
+}
+
+#[tokio::test]
+async fn the_uploader_chooses_the_language() {
+    let app = TestApp::spawn().await;
+    let form = reqwest::multipart::Form::new().text("lang", "fr").part(
+        "file",
+        reqwest::multipart::Part::bytes(fixture_bytes("alice-short.txt")).file_name("alice.txt"),
+    );
+    let response = app
+        .client
+        .post(app.url("/api/v1/content/upload"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(matches!(
+        app.step("ingestion").await,
+        Outcome::Completed { .. }
+    ));
+    let preview: Value = app
+        .get(&format!("/api/v1/content/preview/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(preview["language"], "fr");
 }

@@ -78,9 +78,12 @@ async fn a_service_bus_invocation_runs_the_stage_and_returns_object_outputs() {
 
 #[tokio::test]
 async fn a_failed_invocation_is_non_2xx_and_final_deliveries_fail_the_book() {
-    let app = TestApp::spawn().await;
+    // OCR without tesseract: a failure that a retry on another node could fix.
+    let app = TestApp::spawn_with(&[("VISIOBOOK_TESSERACT", "/nonexistent/tesseract")]).await;
     let host = app.spawn_custom_handler().await;
-    let id = app.upload_ok(b"Title\n\nbad \xFF byte".to_vec()).await;
+    let id = app
+        .upload_ok(b"\x89PNG\r\n\x1a\nnot really an image".to_vec())
+        .await;
     let message = json!({ "book_id": id, "correlation_id": "c" });
     let invoke = |count: u32| {
         app.client
@@ -91,7 +94,10 @@ async fn a_failed_invocation_is_non_2xx_and_final_deliveries_fail_the_book() {
     let response = invoke(1).await.unwrap();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let result: Value = response.json().await.unwrap();
-    assert!(result["Logs"][0].as_str().unwrap().contains("UTF-8"));
+    assert!(
+        result["Logs"][0].as_str().unwrap().contains("tesseract"),
+        "{result}"
+    );
     assert_eq!(
         app.status(&id).await["state"],
         "processing",

@@ -3,6 +3,7 @@
 //! | function | trigger |
 //! |---|---|
 //! | `ContentUpload` | `POST /api/v1/content/upload` (multipart `file` field, or the raw body) |
+//! | `ContentScanOcr` | `POST /api/v1/content/scan-ocr` (scanned pages: an image or a PDF, read by OCR) |
 //! | `ContentStatus` | `GET /api/v1/content/status/{id}` |
 //! | `ContentPreview` | `GET /api/v1/content/preview/{id}` |
 //! | `ContentIngest` | queue `ingestion`, sends to `analysis` |
@@ -27,6 +28,12 @@ pub fn functions() -> Vec<FunctionDef<AppState>> {
             "v1/content/upload",
             &[Method::POST],
             post(upload::upload),
+        ),
+        FunctionDef::http(
+            "ContentScanOcr",
+            "v1/content/scan-ocr",
+            &[Method::POST],
+            post(upload::scan_ocr),
         ),
         FunctionDef::http(
             "ContentStatus",

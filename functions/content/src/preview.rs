@@ -48,6 +48,7 @@ pub async fn preview(
             json!({
                 "ordinal": chapter.ordinal,
                 "title": chapter.title,
+                "matter": chapter.matter,
                 "paragraphs": chapter.paragraphs.len(),
                 "word_count": chapter.word_count,
                 "opening": opening,

@@ -7,7 +7,7 @@
 //! Semantic boundaries, the story bible and speaker attribution build on this shape.
 
 use visiobook_domain::analysis::ANALYSIS_SCHEMA;
-use visiobook_domain::{Analysis, Book, NarrationLine, Scene, word_count};
+use visiobook_domain::{Analysis, Book, Matter, NarrationLine, Scene, word_count};
 
 /// Scene length the splitter aims for, in words.
 pub const TARGET_SCENE_WORDS: usize = 320;
@@ -17,7 +17,13 @@ pub const MAX_SUMMARY_CHARS: usize = 160;
 /// Analyses a book.
 pub fn analyse(book: &Book) -> Analysis {
     let mut scenes = Vec::new();
-    for chapter in &book.chapters {
+    // Front and back matter (title pages, contents, licences) are kept in the book but are not
+    // story: they are not narrated.
+    for chapter in book
+        .chapters
+        .iter()
+        .filter(|chapter| chapter.matter == Matter::Body)
+    {
         let mut groups: Vec<Vec<&visiobook_domain::Paragraph>> = vec![Vec::new()];
         let mut words_in_group = 0;
         for paragraph in &chapter.paragraphs {
@@ -148,6 +154,7 @@ mod tests {
                 .enumerate()
                 .map(|(index, paragraphs)| Chapter {
                     ordinal: index as u32 + 1,
+                    matter: Matter::Body,
                     title: format!("Chapter {}", index + 1),
                     word_count: paragraphs.iter().map(|p| p.word_count).sum(),
                     paragraphs,

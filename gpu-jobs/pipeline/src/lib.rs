@@ -38,9 +38,19 @@ pub async fn submit_book(
     state: &AppState,
     bytes: Bytes,
     file_name: Option<String>,
-    content_type: &str,
+    language: Option<String>,
 ) -> Result<BookStatus, SubmitError> {
-    visiobook_ingestion::sniff_format(&bytes)?;
+    let format = visiobook_ingestion::sniff_format(&bytes)?;
+    let (format_name, content_type) = match format {
+        visiobook_ingestion::Format::Text => ("text", "text/plain"),
+        visiobook_ingestion::Format::Markdown => ("markdown", "text/markdown"),
+        visiobook_ingestion::Format::Html => ("html", "text/html"),
+        visiobook_ingestion::Format::Epub => ("epub", "application/epub+zip"),
+        visiobook_ingestion::Format::Pdf => ("pdf", "application/pdf"),
+        visiobook_ingestion::Format::Png => ("image", "image/png"),
+        visiobook_ingestion::Format::Jpeg => ("image", "image/jpeg"),
+        visiobook_ingestion::Format::Tiff => ("image", "image/tiff"),
+    };
     let book_id = uuid::Uuid::new_v4().simple().to_string();
     let correlation_id = uuid::Uuid::new_v4().to_string();
     let key = BlobKey::parse(&source_key(&book_id))?;
@@ -53,6 +63,8 @@ pub async fn submit_book(
             file_name,
             size_bytes,
             content_type: content_type.to_owned(),
+            format: Some(format_name.to_owned()),
+            language,
         },
         correlation_id.clone(),
         now_rfc3339(),

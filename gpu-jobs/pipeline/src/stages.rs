@@ -57,11 +57,10 @@ pub async fn run_stage(
     let started = Instant::now();
     let (progress_sender, progress_task) =
         progress_reporter(state.clone(), book_id.to_owned(), stage);
-    let progress = move |fraction: f64| {
+    let progress: Arc<dyn Fn(f64) + Send + Sync> = Arc::new(move |fraction: f64| {
         progress_sender.send_replace(fraction);
-    };
-    let result = execute(state, stage, book_id, &progress).await;
-    drop(progress);
+    });
+    let result = execute(state, stage, book_id, &status, progress).await;
     // The reporter ends once the sender is gone; wait so its last write lands first.
     let _ = progress_task.await;
     let elapsed = started.elapsed();
@@ -94,13 +93,22 @@ pub async fn run_stage(
         }
         Err(error) => {
             let reason = format!("{error:#}");
-            let final_delivery = invocation.is_final_delivery();
+            // A file that cannot be read will not become readable on a retry: fail the book
+            // now and settle the message, instead of burning every delivery.
+            let permanent = error
+                .downcast_ref::<PermanentFailure>()
+                .map(|failure| failure.code);
+            let final_delivery = permanent.is_some() || invocation.is_final_delivery();
             update_status(state, book_id, |status| {
-                status.fail_attempt(stage, &reason, final_delivery, &now_rfc3339());
+                status.fail(stage, permanent, &reason, final_delivery, &now_rfc3339());
             })
             .await?;
             if final_delivery {
                 state.metrics.book_event("failed");
+            }
+            if permanent.is_some() {
+                tracing::warn!(book.id = book_id, stage = %stage, reason = %reason, "book cannot be processed");
+                return Ok(Vec::new());
             }
             Err(HandlerError(error))
         }
@@ -151,21 +159,67 @@ fn progress_reporter(
     (Arc::new(sender), task)
 }
 
+/// A failure that retrying cannot fix (the input itself is unreadable), with its stable code.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct PermanentFailure {
+    code: &'static str,
+    message: String,
+}
+
 async fn execute(
     state: &AppState,
     stage: Stage,
     book_id: &str,
-    progress: &(dyn Fn(f64) + Send + Sync),
+    status: &visiobook_domain::BookStatus,
+    progress_handle: Arc<dyn Fn(f64) + Send + Sync>,
 ) -> anyhow::Result<StageResult> {
+    let progress: &(dyn Fn(f64) + Send + Sync) = progress_handle.as_ref();
     let blobs = state.blobs.as_ref();
     let settings = &state.settings;
     let mut result = StageResult::default();
     match stage {
         Stage::Ingestion => {
             let bytes = blobs.get(&BlobKey::parse(&source_key(book_id))?).await?;
-            let book = visiobook_ingestion::ingest(&bytes)?;
+            let options = visiobook_ingestion::IngestOptions {
+                language: status.source.language.clone(),
+                limits: visiobook_ingestion::Limits {
+                    max_pages: settings.max_pages,
+                    max_decompressed_bytes: settings.max_decompressed_bytes,
+                    max_archive_entries: settings.max_archive_entries,
+                    ..visiobook_ingestion::Limits::default()
+                },
+                tools: visiobook_ingestion::Tools {
+                    tesseract: settings.tesseract.clone(),
+                    pdftoppm: settings.pdftoppm.clone(),
+                    ocr_jobs: settings.ocr_jobs,
+                },
+            };
+            // Reading a book is CPU-bound (and may wait on OCR processes): keep it off the
+            // async workers.
+            let progress = progress_handle.clone();
+            let book = tokio::task::spawn_blocking(move || {
+                let report = move |done: u32, total: u32| {
+                    progress(f64::from(done) / f64::from(total.max(1)))
+                };
+                visiobook_ingestion::ingest(&bytes, &options, &report)
+            })
+            .await
+            .context("the ingestion task stopped")?
+            .map_err(|error| match error.is_permanent() {
+                true => anyhow::Error::new(PermanentFailure {
+                    code: error.code(),
+                    message: error.to_string(),
+                }),
+                false => anyhow::Error::new(error),
+            })?;
             result.title = Some(book.title.clone());
-            count(&mut result, "chapters", book.chapters.len());
+            let body_chapters = book
+                .chapters
+                .iter()
+                .filter(|chapter| chapter.matter == visiobook_domain::Matter::Body)
+                .count();
+            count(&mut result, "chapters", body_chapters);
             count(
                 &mut result,
                 "paragraphs",

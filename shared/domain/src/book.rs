@@ -1,18 +1,61 @@
 //! `book.v1`: the ingested book, chaptered, with stable paragraph ids.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The schema identifier written into every document of this shape.
 pub const BOOK_SCHEMA: &str = "visiobook.book.v1";
 
 /// Which kind of file the book came from (identified from the bytes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceFormat {
     Txt,
+    Markdown,
+    Html,
+    Epub,
+    Pdf,
+    /// A scanned page (PNG, JPEG or TIFF), read by OCR.
+    Image,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Where a chapter sits in the book. Front and back matter (title pages, contents, licences,
+/// colophons) are kept, marked, and not narrated as story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Matter {
+    Front,
+    #[default]
+    Body,
+    Back,
+}
+
+/// Something the reader should know about how the book was read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Warning {
+    /// Stable snake_case code: `encoding_guessed`, `item_skipped`, `ocr_page`, `no_headings`...
+    pub code: String,
+    pub message: String,
+    /// The 1-based page, for page-based sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    /// OCR mean word confidence, 0..=100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+}
+
+impl Warning {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+            page: None,
+            confidence: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Book {
     /// Always [`BOOK_SCHEMA`].
     pub schema: String,
@@ -23,25 +66,59 @@ pub struct Book {
     pub source_format: SourceFormat,
     pub chapters: Vec<Chapter>,
     pub word_count: usize,
-    /// Things the reader should know (skipped parts, guesses made).
-    pub warnings: Vec<String>,
+    /// Things the reader should know (skipped parts, guesses made, pages OCR'd).
+    pub warnings: Vec<Warning>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Chapter {
     /// 1-based position in reading order.
     pub ordinal: u32,
     pub title: String,
+    #[serde(default)]
+    pub matter: Matter,
     pub paragraphs: Vec<Paragraph>,
     pub word_count: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Paragraph {
     /// Stable id: `c{chapter}-p{paragraph}`, 1-based.
     pub id: String,
     pub text: String,
-    /// Character offset (in Unicode scalar values) of the paragraph in the normalised source.
+    /// Character offset (in Unicode scalar values) of the paragraph in the book's extracted
+    /// text: every paragraph of every chapter, in order, joined by blank lines.
     pub char_offset: usize,
     pub word_count: usize,
+}
+
+/// The JSON Schema of `book.v1`, as published in `docs/schemas/book.v1.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(Book)).unwrap_or_default();
+    schema["$id"] =
+        serde_json::Value::String("https://visiobook.dev/schemas/book.v1.schema.json".into());
+    schema["title"] = serde_json::Value::String("visiobook book.v1".into());
+    schema
+}
+
+#[cfg(test)]
+mod tests {
+    /// The published schema is the one the types describe; regenerate it with
+    /// `VISIOBOOK_WRITE_SCHEMAS=1 cargo test -p visiobook-domain`.
+    #[test]
+    fn the_published_schema_matches_the_types() {
+        let generated = super::json_schema();
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/schemas/book.v1.schema.json"
+        );
+        if std::env::var_os("VISIOBOOK_WRITE_SCHEMAS").is_some() {
+            let text = serde_json::to_string_pretty(&generated).expect("serialises") + "\n";
+            std::fs::write(path, text).expect("writes the schema");
+        }
+        let published: serde_json::Value =
+            serde_json::from_str(include_str!("../../../docs/schemas/book.v1.schema.json"))
+                .expect("valid JSON");
+        assert_eq!(published, generated);
+    }
 }

@@ -8,7 +8,7 @@ pub mod status;
 pub mod timeline;
 
 pub use analysis::{Analysis, NarrationLine, Scene};
-pub use book::{Book, Chapter, Paragraph, SourceFormat};
+pub use book::{Book, Chapter, Matter, Paragraph, SourceFormat, Warning};
 pub use status::{BookState, BookStatus, Stage, StageMessage, StageRecord};
 pub use timeline::{Shot, Timeline};
 

@@ -148,6 +148,12 @@ pub struct SourceRef {
     pub file_name: Option<String>,
     pub size_bytes: u64,
     pub content_type: String,
+    /// The format identified from the bytes (`text`, `epub`, `pdf`, `image`...).
+    #[serde(default)]
+    pub format: Option<String>,
+    /// The book's language as the uploader gave it; detected when absent.
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 /// A produced file.
@@ -163,6 +169,9 @@ pub struct OutputRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     pub stage: Stage,
+    /// Stable snake_case code when the failure is a known one (`zip_bomb`, `no_text`...).
+    #[serde(default)]
+    pub code: Option<String>,
     pub reason: String,
     pub attempts: u32,
 }
@@ -277,6 +286,18 @@ impl BookStatus {
     /// An attempt failed. With `final_attempt`, the book is failed for good (its message is
     /// dead-lettered); otherwise it will be retried.
     pub fn fail_attempt(&mut self, stage: Stage, reason: &str, final_attempt: bool, now: &str) {
+        self.fail(stage, None, reason, final_attempt, now);
+    }
+
+    /// Like [`BookStatus::fail_attempt`], with a stable error code.
+    pub fn fail(
+        &mut self,
+        stage: Stage,
+        code: Option<&str>,
+        reason: &str,
+        final_attempt: bool,
+        now: &str,
+    ) {
         let record = self.record_mut(stage);
         record.last_error = Some(reason.to_owned());
         let attempts = record.attempts;
@@ -285,6 +306,7 @@ impl BookStatus {
             self.state = BookState::Failed;
             self.error = Some(Failure {
                 stage,
+                code: code.map(str::to_owned),
                 reason: reason.to_owned(),
                 attempts,
             });
@@ -305,6 +327,8 @@ mod tests {
                 file_name: Some("alice.txt".into()),
                 size_bytes: 10,
                 content_type: "text/plain".into(),
+                format: Some("text".into()),
+                language: None,
             },
             "corr".into(),
             "t0".into(),

@@ -90,8 +90,20 @@ pub struct Settings {
     pub ffmpeg: PathBuf,
     /// The espeak-ng executable (`VISIOBOOK_ESPEAK`, default `espeak-ng` on the PATH).
     pub espeak: PathBuf,
-    /// A TrueType font for scene cards (`VISIOBOOK_FONT_FILE`, default the bundled DejaVu Sans).
+    /// A TrueType font for scene cards (`VISIOBOOK_FONT_FILE`, default the bundled DejaVu Serif).
     pub font_file: Option<PathBuf>,
+    /// The tesseract executable (`VISIOBOOK_TESSERACT`, default `tesseract` on the PATH).
+    pub tesseract: PathBuf,
+    /// The pdftoppm executable (`VISIOBOOK_PDFTOPPM`, default `pdftoppm` on the PATH).
+    pub pdftoppm: PathBuf,
+    /// Parallel OCR processes (`VISIOBOOK_OCR_JOBS`, default one per core).
+    pub ocr_jobs: usize,
+    /// Most pages a PDF may have (`VISIOBOOK_MAX_PAGES`, default 2000).
+    pub max_pages: u32,
+    /// Most bytes an EPUB may decompress to (`VISIOBOOK_MAX_DECOMPRESSED_BYTES`, default 512 MiB).
+    pub max_decompressed_bytes: u64,
+    /// Most entries an EPUB archive may have (`VISIOBOOK_MAX_ARCHIVE_ENTRIES`, default 10000).
+    pub max_archive_entries: usize,
 }
 
 /// A setting that could not be understood.
@@ -174,6 +186,23 @@ impl Settings {
                 .text("VISIOBOOK_ESPEAK")
                 .map_or_else(|| PathBuf::from("espeak-ng"), PathBuf::from),
             font_file: reader.text("VISIOBOOK_FONT_FILE").map(PathBuf::from),
+            tesseract: reader
+                .text("VISIOBOOK_TESSERACT")
+                .map_or_else(|| PathBuf::from("tesseract"), PathBuf::from),
+            pdftoppm: reader
+                .text("VISIOBOOK_PDFTOPPM")
+                .map_or_else(|| PathBuf::from("pdftoppm"), PathBuf::from),
+            ocr_jobs: reader
+                .parse("VISIOBOOK_OCR_JOBS")?
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+                .max(1),
+            max_pages: reader.parse("VISIOBOOK_MAX_PAGES")?.unwrap_or(2_000),
+            max_decompressed_bytes: reader
+                .parse("VISIOBOOK_MAX_DECOMPRESSED_BYTES")?
+                .unwrap_or(512 * 1024 * 1024),
+            max_archive_entries: reader
+                .parse("VISIOBOOK_MAX_ARCHIVE_ENTRIES")?
+                .unwrap_or(10_000),
         };
         if settings.max_delivery_count == 0 {
             return Err(SettingsError {
