@@ -5,34 +5,13 @@ use std::path::Path;
 use anyhow::Context;
 use visiobook_runtime::Settings;
 
-/// The ingestion options the settings describe, for a book in `language` (or detected).
-pub fn ingest_options(
-    settings: &Settings,
-    language: Option<String>,
-) -> visiobook_ingestion::IngestOptions {
-    visiobook_ingestion::IngestOptions {
-        language,
-        limits: visiobook_ingestion::Limits {
-            max_pages: settings.max_pages,
-            max_decompressed_bytes: settings.max_decompressed_bytes,
-            max_archive_entries: settings.max_archive_entries,
-            ..visiobook_ingestion::Limits::default()
-        },
-        tools: visiobook_ingestion::Tools {
-            tesseract: settings.tesseract.clone(),
-            pdftoppm: settings.pdftoppm.clone(),
-            ocr_jobs: settings.ocr_jobs,
-        },
-    }
-}
-
 fn read_book(
     settings: &Settings,
     path: &Path,
     language: Option<String>,
 ) -> anyhow::Result<visiobook_domain::Book> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let options = ingest_options(settings, language);
+    let options = visiobook_pipeline::ingest_options(settings, language);
     visiobook_ingestion::ingest(&bytes, &options, &|_, _| {})
         .map_err(|error| anyhow::anyhow!("{} ({})", error, error.code()))
         .with_context(|| format!("cannot ingest {}", path.display()))

@@ -196,3 +196,140 @@ async fn exports_check_their_format_query_and_readiness() {
     .await;
     assert_eq!(code, "not_ingested");
 }
+
+fn ingestion_fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("gpu-jobs/ingestion/tests/fixtures")
+        .join(name);
+    std::fs::read(path).unwrap()
+}
+
+/// A ZIP with the given entries, each either stored text or a run of zeros.
+fn zip_with(entries: &[(&str, Option<&str>, usize)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    for (name, text, zeros) in entries {
+        match text {
+            Some(text) => {
+                writer.start_file(*name, stored).unwrap();
+                writer.write_all(text.as_bytes()).unwrap();
+            }
+            None => {
+                writer.start_file(*name, deflated).unwrap();
+                let chunk = vec![0_u8; 1 << 20];
+                for _ in 0..(*zeros >> 20) {
+                    writer.write_all(&chunk).unwrap();
+                }
+            }
+        }
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+const CONTAINER: &str = r#"<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container"><rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/></rootfiles></container>"#;
+
+#[tokio::test]
+async fn hostile_and_broken_books_are_refused_at_upload_with_a_code() {
+    let app = TestApp::spawn().await;
+    let epub = ingestion_fixture("metamorphosis.epub");
+    let bomb = zip_with(&[
+        ("mimetype", Some("application/epub+zip"), 0),
+        ("META-INF/container.xml", Some(CONTAINER), 0),
+        ("OEBPS/content.opf", None, 300 << 20),
+    ]);
+    let traversal = zip_with(&[
+        ("mimetype", Some("application/epub+zip"), 0),
+        ("META-INF/container.xml", Some(CONTAINER), 0),
+        ("../../evil.xhtml", Some("<p>gotcha</p>"), 0),
+    ]);
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        (
+            "truncated epub",
+            epub[..epub.len() / 2].to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "corrupt_file",
+        ),
+        (
+            "zip bomb",
+            bomb,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "zip_bomb",
+        ),
+        (
+            "path traversal",
+            traversal,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsafe_archive_path",
+        ),
+        (
+            "broken pdf",
+            b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "corrupt_file",
+        ),
+        (
+            "random bytes",
+            (0..4096_u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+                .collect(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_format",
+        ),
+    ];
+    for (what, bytes, status, code) in cases {
+        let response = app.upload(bytes).await;
+        assert_eq!(error_code(response, status).await, code, "{what}");
+    }
+    assert!(
+        app.state.blobs.list("").await.unwrap().is_empty(),
+        "nothing was stored"
+    );
+    assert_eq!(
+        app.state.queue.stats("ingestion").await.unwrap().active,
+        0,
+        "nothing was queued"
+    );
+}
+
+#[tokio::test]
+async fn a_jpeg_named_pdf_is_read_as_the_image_it_is_with_a_warning() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/content/scan-ocr?filename=page.pdf&lang=en"))
+        .body(ingestion_fixture("ocr/alice-page-scan.jpg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let id = response.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(matches!(
+        app.step("ingestion").await,
+        visiobook_host::worker::Outcome::Completed { .. }
+    ));
+    let status = app.status(&id).await;
+    assert_eq!(status["source"]["format"], "image");
+    let preview: serde_json::Value = app
+        .get(&format!("/api/v1/content/preview/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let codes: Vec<&str> = preview["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"format_mismatch"), "{codes:?}");
+    assert!(codes.contains(&"ocr_page"), "{codes:?}");
+    assert!(preview["word_count"].as_u64().unwrap() > 300);
+}

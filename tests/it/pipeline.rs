@@ -234,21 +234,6 @@ async fn an_epub_upload_is_read_with_its_chapters_and_language() {
 }
 
 #[tokio::test]
-async fn a_corrupt_book_fails_with_its_code_in_the_status() {
-    let app = TestApp::spawn().await;
-    let epub = ingestion_fixture("metamorphosis.epub");
-    let id = app.upload_ok(epub[..epub.len() / 2].to_vec()).await;
-    assert!(matches!(
-        app.step("ingestion").await,
-        Outcome::Completed { .. }
-    ));
-    let status = app.status(&id).await;
-    assert_eq!(status["state"], "failed");
-    assert_eq!(status["error"]["code"], "corrupt_file");
-    assert_eq!(status["error"]["attempts"], 1);
-}
-
-#[tokio::test]
 async fn the_uploader_chooses_the_language() {
     let app = TestApp::spawn().await;
     let form = reqwest::multipart::Form::new().text("lang", "fr").part(

@@ -166,12 +166,18 @@ async fn read_form(
 
 /// Why the bytes are not a book, as a 4xx with the reader's code.
 fn rejected(error: visiobook_ingestion::IngestError) -> ApiError {
-    match error {
-        visiobook_ingestion::IngestError::Empty => {
-            ApiError::bad_request("empty_upload", "the uploaded file is empty")
+    use visiobook_ingestion::IngestError;
+    let status = match &error {
+        IngestError::Empty => {
+            return ApiError::bad_request("empty_upload", "the uploaded file is empty");
         }
-        other => ApiError::unsupported_media_type(other.code(), other.to_string()),
-    }
+        IngestError::UnsupportedFormat(_) | IngestError::Encrypted(_) => {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        }
+        IngestError::Tool { .. } => return ApiError::unavailable(error),
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    ApiError::new(status, error.code(), error.to_string())
 }
 
 /// A BCP 47 primary language tag, lower-cased (`en`, `fr`, `fr-CA` becomes `fr`).

@@ -200,6 +200,44 @@ fn looks_binary(sample: &[u8]) -> bool {
     sample.contains(&0) || controls * 20 > sample.len()
 }
 
+/// What an upload checks before accepting a file, so that hostile or broken files get a 4xx
+/// at once: the format from the bytes, then the structure where that is cheap and bounded. An
+/// EPUB is read in full (its archive checks are the point: zip bombs, unsafe names, DTD
+/// entities, DRM); a PDF is opened and its page tree checked; text must decode. Images are
+/// left to OCR.
+pub fn preflight(bytes: &[u8], options: &IngestOptions) -> Result<Format, IngestError> {
+    let format = sniff_format(bytes)?;
+    match format {
+        Format::Epub => {
+            epub::read(bytes, options, &|_, _| {})?;
+        }
+        Format::Pdf => {
+            pdf::preflight(bytes, options)?;
+        }
+        Format::Text | Format::Markdown | Format::Html => {
+            text::decode(bytes)?;
+        }
+        Format::Png | Format::Jpeg | Format::Tiff => {}
+    }
+    Ok(format)
+}
+
+/// The format a file name's extension claims, if it names one Visiobook knows.
+pub fn format_from_extension(file_name: &str) -> Option<Format> {
+    let extension = file_name.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match extension.as_str() {
+        "txt" | "text" => Format::Text,
+        "md" | "markdown" => Format::Markdown,
+        "html" | "htm" | "xhtml" => Format::Html,
+        "epub" => Format::Epub,
+        "pdf" => Format::Pdf,
+        "png" => Format::Png,
+        "jpg" | "jpeg" => Format::Jpeg,
+        "tif" | "tiff" => Format::Tiff,
+        _ => return None,
+    })
+}
+
 /// Reads a book from its bytes. `progress` hears about pages (PDF, OCR) or items (EPUB).
 pub fn ingest(
     bytes: &[u8],

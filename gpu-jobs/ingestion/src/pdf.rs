@@ -82,6 +82,16 @@ pub fn read(
     Ok(extracted)
 }
 
+/// Opens the PDF and checks its page tree without extracting text: what an upload can check
+/// before accepting the file (corrupt, encrypted, too many pages). Returns the page count.
+pub fn preflight(bytes: &[u8], options: &IngestOptions) -> Result<u32, IngestError> {
+    let stream_limit = usize::try_from(options.limits.max_decompressed_bytes.min(MAX_STREAM_BYTES))
+        .unwrap_or(usize::MAX);
+    let document = load(bytes, stream_limit)?;
+    let pages = page_ids(&document, options.limits.max_pages)?;
+    Ok(u32::try_from(pages.len()).unwrap_or(u32::MAX))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Loading
 

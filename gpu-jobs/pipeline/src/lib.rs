@@ -32,7 +32,7 @@ pub enum SubmitError {
 
 /// Stores an uploaded book, creates its status document and queues its ingestion.
 ///
-/// The format is checked from the bytes before anything is stored. If queueing fails, the
+/// The file is checked ([`visiobook_ingestion::preflight`]) before anything is stored. If queueing fails, the
 /// blob and the status document are removed again so that nothing half-submitted remains.
 pub async fn submit_book(
     state: &AppState,
@@ -40,7 +40,16 @@ pub async fn submit_book(
     file_name: Option<String>,
     language: Option<String>,
 ) -> Result<BookStatus, SubmitError> {
-    let format = visiobook_ingestion::sniff_format(&bytes)?;
+    // Check the file before keeping it, off the async workers (an EPUB is read in full, within
+    // the configured limits).
+    let options = ingest_options(&state.settings, language.clone());
+    let checked = bytes.clone();
+    let format =
+        tokio::task::spawn_blocking(move || visiobook_ingestion::preflight(&checked, &options))
+            .await
+            .map_err(|error| {
+                StoreError::unavailable(format!("the upload check stopped: {error}"))
+            })??;
     let (format_name, content_type) = match format {
         visiobook_ingestion::Format::Text => ("text", "text/plain"),
         visiobook_ingestion::Format::Markdown => ("markdown", "text/markdown"),
@@ -101,6 +110,27 @@ pub async fn submit_book(
     state.metrics.book_event("uploaded");
     tracing::info!(book.id = %book_id, correlation.id = %correlation_id, size_bytes, "book submitted");
     Ok(status)
+}
+
+/// The ingestion options the settings describe, for a book in `language` (or detected).
+pub fn ingest_options(
+    settings: &visiobook_runtime::Settings,
+    language: Option<String>,
+) -> visiobook_ingestion::IngestOptions {
+    visiobook_ingestion::IngestOptions {
+        language,
+        limits: visiobook_ingestion::Limits {
+            max_pages: settings.max_pages,
+            max_decompressed_bytes: settings.max_decompressed_bytes,
+            max_archive_entries: settings.max_archive_entries,
+            ..visiobook_ingestion::Limits::default()
+        },
+        tools: visiobook_ingestion::Tools {
+            tesseract: settings.tesseract.clone(),
+            pdftoppm: settings.pdftoppm.clone(),
+            ocr_jobs: settings.ocr_jobs,
+        },
+    }
 }
 
 /// The handler of a stage's queue, for the function registry and the job runner.

@@ -181,20 +181,7 @@ async fn execute(
     match stage {
         Stage::Ingestion => {
             let bytes = blobs.get(&BlobKey::parse(&source_key(book_id))?).await?;
-            let options = visiobook_ingestion::IngestOptions {
-                language: status.source.language.clone(),
-                limits: visiobook_ingestion::Limits {
-                    max_pages: settings.max_pages,
-                    max_decompressed_bytes: settings.max_decompressed_bytes,
-                    max_archive_entries: settings.max_archive_entries,
-                    ..visiobook_ingestion::Limits::default()
-                },
-                tools: visiobook_ingestion::Tools {
-                    tesseract: settings.tesseract.clone(),
-                    pdftoppm: settings.pdftoppm.clone(),
-                    ocr_jobs: settings.ocr_jobs,
-                },
-            };
+            let options = crate::ingest_options(settings, status.source.language.clone());
             // Reading a book is CPU-bound (and may wait on OCR processes): keep it off the
             // async workers.
             let progress = progress_handle.clone();
@@ -213,6 +200,13 @@ async fn execute(
                 }),
                 false => anyhow::Error::new(error),
             })?;
+            let mut book = book;
+            if let Some(warning) = name_mismatch(
+                status.source.file_name.as_deref(),
+                status.source.format.as_deref(),
+            ) {
+                book.warnings.push(warning);
+            }
             result.title = Some(book.title.clone());
             let body_chapters = book
                 .chapters
@@ -299,6 +293,32 @@ async fn execute(
         }
     }
     Ok(result)
+}
+
+/// A warning when the file name claims another format than the bytes show (a JPEG named
+/// `.pdf` is read as the image it is).
+fn name_mismatch(
+    file_name: Option<&str>,
+    format: Option<&str>,
+) -> Option<visiobook_domain::Warning> {
+    let (file_name, format) = (file_name?, format?);
+    let claimed = visiobook_ingestion::format_from_extension(file_name)?;
+    let claimed_name = match claimed {
+        visiobook_ingestion::Format::Text => "text",
+        visiobook_ingestion::Format::Markdown => "markdown",
+        visiobook_ingestion::Format::Html => "html",
+        visiobook_ingestion::Format::Epub => "epub",
+        visiobook_ingestion::Format::Pdf => "pdf",
+        visiobook_ingestion::Format::Png
+        | visiobook_ingestion::Format::Jpeg
+        | visiobook_ingestion::Format::Tiff => "image",
+    };
+    (claimed_name != format).then(|| {
+        visiobook_domain::Warning::new(
+            "format_mismatch",
+            format!("the file is named {file_name:?} but its content is {format}; it was read as {format}"),
+        )
+    })
 }
 
 fn count(result: &mut StageResult, name: &str, value: usize) {
