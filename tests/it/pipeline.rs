@@ -264,3 +264,20 @@ async fn the_uploader_chooses_the_language() {
         .unwrap();
     assert_eq!(preview["language"], "fr");
 }
+
+#[tokio::test]
+async fn a_pdf_reports_its_pages_as_it_is_read() {
+    let app = TestApp::spawn().await;
+    let id = app.upload_ok(ingestion_fixture("alice.pdf")).await;
+    assert!(matches!(
+        app.step("ingestion").await,
+        Outcome::Completed { .. }
+    ));
+    let status = app.status(&id).await;
+    assert_eq!(status["source"]["format"], "pdf");
+    assert_eq!(
+        status["stages"]["ingestion"]["progress"],
+        serde_json::json!({ "done": 86, "total": 86, "unit": "pages" })
+    );
+    assert_eq!(status["stages"]["ingestion"]["counts"]["chapters"], 12);
+}

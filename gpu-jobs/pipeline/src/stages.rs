@@ -57,10 +57,21 @@ pub async fn run_stage(
     let started = Instant::now();
     let (progress_sender, progress_task) =
         progress_reporter(state.clone(), book_id.to_owned(), stage);
+    let units_sender = progress_sender.clone();
     let progress: Arc<dyn Fn(f64) + Send + Sync> = Arc::new(move |fraction: f64| {
-        progress_sender.send_replace(fraction);
+        progress_sender.send_replace(Report {
+            fraction,
+            units: None,
+        });
     });
-    let result = execute(state, stage, book_id, &status, progress).await;
+    let units: Arc<dyn Fn(u32, u32, &'static str) + Send + Sync> =
+        Arc::new(move |done, total, unit| {
+            units_sender.send_replace(Report {
+                fraction: f64::from(done) / f64::from(total.max(1)),
+                units: Some((done, total, unit)),
+            });
+        });
+    let result = execute(state, stage, book_id, &status, progress, units).await;
     // The reporter ends once the sender is gone; wait so its last write lands first.
     let _ = progress_task.await;
     let elapsed = started.elapsed();
@@ -137,17 +148,20 @@ fn progress_reporter(
     book_id: String,
     stage: Stage,
 ) -> (
-    Arc<tokio::sync::watch::Sender<f64>>,
+    Arc<tokio::sync::watch::Sender<Report>>,
     tokio::task::JoinHandle<()>,
 ) {
-    let (sender, mut receiver) = tokio::sync::watch::channel(0.0_f64);
+    let (sender, mut receiver) = tokio::sync::watch::channel(Report::default());
     let task = tokio::spawn(async move {
         while receiver.changed().await.is_ok() {
-            let fraction = *receiver.borrow_and_update();
+            let report = receiver.borrow_and_update().clone();
             let now = now_rfc3339();
             // Progress is advisory: a failed write is retried by the next report.
-            if let Err(error) = update_status(&state, &book_id, |status| {
-                status.progress(stage, fraction, &now)
+            if let Err(error) = update_status(&state, &book_id, |status| match &report.units {
+                Some((done, total, unit)) => {
+                    status.progress_units(stage, *done, *total, unit, &now)
+                }
+                None => status.progress(stage, report.fraction, &now),
             })
             .await
             {
@@ -157,6 +171,14 @@ fn progress_reporter(
         }
     });
     (Arc::new(sender), task)
+}
+
+/// The latest progress of a running stage.
+#[derive(Debug, Clone, Default)]
+struct Report {
+    fraction: f64,
+    /// `(done, total, unit)` when the stage counts units.
+    units: Option<(u32, u32, &'static str)>,
 }
 
 /// A failure that retrying cannot fix (the input itself is unreadable), with its stable code.
@@ -173,6 +195,7 @@ async fn execute(
     book_id: &str,
     status: &visiobook_domain::BookStatus,
     progress_handle: Arc<dyn Fn(f64) + Send + Sync>,
+    units: Arc<dyn Fn(u32, u32, &'static str) + Send + Sync>,
 ) -> anyhow::Result<StageResult> {
     let progress: &(dyn Fn(f64) + Send + Sync) = progress_handle.as_ref();
     let blobs = state.blobs.as_ref();
@@ -184,11 +207,13 @@ async fn execute(
             let options = crate::ingest_options(settings, status.source.language.clone());
             // Reading a book is CPU-bound (and may wait on OCR processes): keep it off the
             // async workers.
-            let progress = progress_handle.clone();
+            let unit = match status.source.format.as_deref() {
+                Some("pdf" | "image") => "pages",
+                Some("epub") => "items",
+                _ => "parts",
+            };
             let book = tokio::task::spawn_blocking(move || {
-                let report = move |done: u32, total: u32| {
-                    progress(f64::from(done) / f64::from(total.max(1)))
-                };
+                let report = move |done: u32, total: u32| units(done, total, unit);
                 visiobook_ingestion::ingest(&bytes, &options, &report)
             })
             .await

@@ -124,6 +124,18 @@ pub struct StageRecord {
     /// Stage-specific counts (chapters, scenes, items generated and reused).
     #[serde(default)]
     pub counts: BTreeMap<String, u64>,
+    /// Work units done while the stage runs (`12 of 86 pages`); the last count stays after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<UnitProgress>,
+}
+
+/// Units of a stage's work done so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitProgress {
+    pub done: u32,
+    pub total: u32,
+    /// `pages`, `items`, `scenes`.
+    pub unit: String,
 }
 
 impl StageRecord {
@@ -137,6 +149,7 @@ impl StageRecord {
             duration_ms: None,
             last_error: None,
             counts: BTreeMap::new(),
+            progress: None,
         }
     }
 }
@@ -254,6 +267,16 @@ impl BookStatus {
         self.updated_at = now.to_owned();
     }
 
+    /// Progress counted in units (`done` of `total` pages); also moves the percent.
+    pub fn progress_units(&mut self, stage: Stage, done: u32, total: u32, unit: &str, now: &str) {
+        self.progress(stage, f64::from(done) / f64::from(total.max(1)), now);
+        self.record_mut(stage).progress = Some(UnitProgress {
+            done,
+            total,
+            unit: unit.to_owned(),
+        });
+    }
+
     /// The stage finished; `counts` replace the stage's counts.
     pub fn finish_stage(
         &mut self,
@@ -343,7 +366,14 @@ mod tests {
         for stage in Stage::ALL {
             status.start_stage(stage, "t1");
             assert_eq!(status.stage, Some(stage));
-            status.progress(stage, 0.5, "t1");
+            status.progress_units(stage, 1, 2, "pages", "t1");
+            assert_eq!(
+                status
+                    .record(stage)
+                    .and_then(|r| r.progress.as_ref())
+                    .map(|p| p.done),
+                Some(1)
+            );
             assert!(status.percent >= last_percent);
             status.finish_stage(stage, "t2", 5, BTreeMap::new());
             assert!(status.is_done(stage));
