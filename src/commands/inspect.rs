@@ -31,7 +31,9 @@ pub fn ingest(settings: &Settings, path: &Path, language: Option<String>) -> any
 }
 
 pub fn analyze(settings: &Settings, path: &Path, language: Option<String>) -> anyhow::Result<()> {
-    print_json(&visiobook_analysis::analyse(&read_book(
-        settings, path, language,
-    )?))
+    let book = read_book(settings, path, language)?;
+    let options = visiobook_analysis::AnalysisOptions {
+        embedder: visiobook_pipeline::embedder(settings),
+    };
+    print_json(&visiobook_analysis::analyse_with(&book, options))
 }

@@ -163,7 +163,10 @@ fn ingest_and_analyze_print_their_artifacts() {
         .unwrap();
     assert!(output.status.success());
     let analysis: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert!(analysis["scenes"].as_array().unwrap().len() >= 5);
+    let scenes = analysis["scenes"].as_array().unwrap().len();
+    assert!((2..=15).contains(&scenes), "{scenes} scenes");
+    assert_eq!(analysis["characters"][0]["id"], "alice");
+    assert_eq!(analysis["schema"], "visiobook.analysis.v1");
 }
 
 #[test]

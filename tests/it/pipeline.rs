@@ -141,6 +141,10 @@ async fn an_uploaded_book_walks_through_every_stage_to_a_playable_video() {
     app.drain().await;
     let status = app.status(&again).await;
     assert_eq!(status["state"], "ready");
+    assert_eq!(
+        status["stages"]["analysis"]["counts"]["cached"], 1,
+        "the analysis is reused"
+    );
     assert_eq!(status["stages"]["generation"]["counts"]["generated"], 0);
     assert_eq!(
         status["stages"]["generation"]["counts"]["reused"].as_u64(),

@@ -6,25 +6,33 @@
 use std::path::PathBuf;
 
 use visiobook_domain::analysis::ANALYSIS_SCHEMA;
-use visiobook_domain::{Analysis, NarrationLine, Scene};
+use visiobook_domain::{Analysis, Scene};
 use visiobook_embedded::FsBlobStore;
 use visiobook_generation::{GenerationConfig, generate};
 use visiobook_ports::{BlobKey, BlobStore};
 
 fn scene(chapter: u32, ordinal: u32, text: &str) -> Scene {
-    Scene {
-        id: format!("c{chapter}-s{ordinal}"),
-        chapter_ordinal: chapter,
-        chapter_title: format!("Chapter {chapter}"),
-        ordinal_in_chapter: ordinal,
-        paragraph_ids: vec![format!("c{chapter}-p1")],
-        summary: text.to_owned(),
-        narration: vec![NarrationLine {
-            speaker: "narrator".into(),
-            text: text.to_owned(),
-        }],
-        word_count: text.split_whitespace().count(),
-    }
+    serde_json::from_value(serde_json::json!({
+        "id": format!("c{chapter}-s{ordinal}"),
+        "chapter_ordinal": chapter,
+        "chapter_title": format!("Chapter {chapter}"),
+        "ordinal_in_chapter": ordinal,
+        "paragraph_ids": [format!("c{chapter}-p1")],
+        "summary": text,
+        "narration": [{ "speaker": "narrator", "text": text }],
+        "word_count": text.split_whitespace().count(),
+    }))
+    .unwrap()
+}
+
+fn analysis(scenes: Vec<Scene>) -> Analysis {
+    serde_json::from_value(serde_json::json!({
+        "schema": ANALYSIS_SCHEMA,
+        "title": "Reuse",
+        "language": "en",
+        "scenes": scenes,
+    }))
+    .unwrap()
 }
 
 fn config() -> GenerationConfig {
@@ -41,16 +49,11 @@ fn config() -> GenerationConfig {
 async fn reruns_reuse_everything_and_regenerate_only_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     let blobs = FsBlobStore::open(dir.path()).unwrap();
-    let analysis = Analysis {
-        schema: ANALYSIS_SCHEMA.into(),
-        title: "Reuse".into(),
-        language: "en".into(),
-        scenes: vec![
-            scene(1, 1, "Alice was beginning to get very tired."),
-            scene(1, 2, "So she was considering in her own mind."),
-            scene(2, 1, "Curiouser and curiouser, cried Alice."),
-        ],
-    };
+    let analysis = analysis(vec![
+        scene(1, 1, "Alice was beginning to get very tired."),
+        scene(1, 2, "So she was considering in her own mind."),
+        scene(2, 1, "Curiouser and curiouser, cried Alice."),
+    ]);
     let fractions = std::sync::Mutex::new(Vec::new());
     let record = |fraction: f64| fractions.lock().unwrap().push(fraction);
 
@@ -101,12 +104,7 @@ async fn reruns_reuse_everything_and_regenerate_only_what_is_missing() {
 async fn a_missing_tool_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let blobs = FsBlobStore::open(dir.path()).unwrap();
-    let analysis = Analysis {
-        schema: ANALYSIS_SCHEMA.into(),
-        title: "T".into(),
-        language: "en".into(),
-        scenes: vec![scene(1, 1, "Hello there.")],
-    };
+    let analysis = analysis(vec![scene(1, 1, "Hello there.")]);
     let config = GenerationConfig {
         espeak: PathBuf::from("/nonexistent/espeak-ng"),
         ..config()

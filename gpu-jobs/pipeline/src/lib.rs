@@ -133,6 +133,30 @@ pub fn ingest_options(
     }
 }
 
+/// The sentence-embedding model, loaded once per process; `None` when its assets are not
+/// installed or fail to load (the analysis then says so in its warnings).
+pub fn embedder(
+    settings: &visiobook_runtime::Settings,
+) -> Option<&'static visiobook_analysis::embedding::Embedder> {
+    static EMBEDDER: std::sync::OnceLock<Option<visiobook_analysis::embedding::Embedder>> =
+        std::sync::OnceLock::new();
+    EMBEDDER
+        .get_or_init(|| {
+            let assets = visiobook_analysis::embedding::EmbeddingAssets::discover(&settings.models_dir)?;
+            match visiobook_analysis::embedding::Embedder::load(&assets) {
+                Ok(embedder) => {
+                    tracing::info!(models_dir = %settings.models_dir.display(), "sentence embeddings loaded");
+                    Some(embedder)
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "sentence embeddings unavailable; analysis uses word overlap");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
 /// The handler of a stage's queue, for the function registry and the job runner.
 pub async fn stage_handler(
     stage: Stage,

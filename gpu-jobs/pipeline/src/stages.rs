@@ -249,8 +249,45 @@ async fn execute(
             result.outputs.push(("book".into(), output));
         }
         Stage::Analysis => {
-            let book: Book = get_json(blobs, &book_key(book_id)).await?;
-            let analysis = visiobook_analysis::analyse(&book);
+            let book_bytes = blobs.get(&BlobKey::parse(&book_key(book_id))?).await?;
+            let book: Book =
+                serde_json::from_slice(&book_bytes).context("book.v1 is not a valid artifact")?;
+            // The same book with the same engine gives the same analysis: reuse it.
+            let embedder = crate::embedder(settings);
+            let engine = if embedder.is_some() {
+                "local+embeddings"
+            } else {
+                "local"
+            };
+            let cache = BlobKey::parse(&visiobook_domain::artifacts::cache_key(
+                "analysis",
+                &content_hash(&[
+                    ANALYSIS_ENGINE_VERSION,
+                    engine,
+                    &String::from_utf8_lossy(&book_bytes),
+                ]),
+                "json",
+            ))?;
+            let analysis: Analysis = match blobs.get(&cache).await {
+                Ok(bytes) => {
+                    result.counts.insert("cached".into(), 1);
+                    serde_json::from_slice(&bytes).context("cached analysis is not valid")?
+                }
+                Err(error) if error.kind == visiobook_ports::ErrorKind::NotFound => {
+                    let analysis = tokio::task::spawn_blocking(move || {
+                        visiobook_analysis::analyse_with(
+                            &book,
+                            visiobook_analysis::AnalysisOptions { embedder },
+                        )
+                    })
+                    .await
+                    .context("the analysis task stopped")?;
+                    put_json(blobs, cache.as_str(), &analysis).await?;
+                    analysis
+                }
+                Err(error) => return Err(error.into()),
+            };
+            count(&mut result, "characters", analysis.characters.len());
             count(&mut result, "scenes", analysis.scenes.len());
             let output = put_json(blobs, &analysis_key(book_id), &analysis).await?;
             result.outputs.push(("analysis".into(), output));
@@ -344,6 +381,20 @@ fn name_mismatch(
             format!("the file is named {file_name:?} but its content is {format}; it was read as {format}"),
         )
     })
+}
+
+/// Bumped whenever the analysis changes, so cached analyses are redone.
+const ANALYSIS_ENGINE_VERSION: &str = "analysis-local-1";
+
+/// Hex SHA-256 of length-prefixed parts.
+fn content_hash(parts: &[&str]) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hex::encode(hasher.finalize())
 }
 
 fn count(result: &mut StageResult, name: &str, value: usize) {

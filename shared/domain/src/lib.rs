@@ -7,7 +7,7 @@ pub mod book;
 pub mod status;
 pub mod timeline;
 
-pub use analysis::{Analysis, NarrationLine, Scene};
+pub use analysis::{Analysis, Character, Mood, NarrationLine, Place, Scene};
 pub use book::{Book, Chapter, Matter, Paragraph, SourceFormat, Warning};
 pub use status::{BookState, BookStatus, Stage, StageMessage, StageRecord};
 pub use timeline::{Shot, Timeline};

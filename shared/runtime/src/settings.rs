@@ -104,6 +104,9 @@ pub struct Settings {
     pub max_decompressed_bytes: u64,
     /// Most entries an EPUB archive may have (`VISIOBOOK_MAX_ARCHIVE_ENTRIES`, default 10000).
     pub max_archive_entries: usize,
+    /// Where `scripts/fetch-models` put the ONNX Runtime and the MiniLM model
+    /// (`VISIOBOOK_MODELS_DIR`, default `$HOME/.cache/visiobook/models`).
+    pub models_dir: PathBuf,
 }
 
 /// A setting that could not be understood.
@@ -203,6 +206,13 @@ impl Settings {
             max_archive_entries: reader
                 .parse("VISIOBOOK_MAX_ARCHIVE_ENTRIES")?
                 .unwrap_or(10_000),
+            models_dir: reader.text("VISIOBOOK_MODELS_DIR").map_or_else(
+                || {
+                    PathBuf::from(reader.text("HOME").unwrap_or_else(|| ".".into()))
+                        .join(".cache/visiobook/models")
+                },
+                PathBuf::from,
+            ),
         };
         if settings.max_delivery_count == 0 {
             return Err(SettingsError {
