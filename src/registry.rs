@@ -11,6 +11,7 @@ use visiobook_runtime::AppState;
 pub fn functions() -> anyhow::Result<Registry<AppState>> {
     let mut functions = visiobook_platform::functions();
     functions.extend(visiobook_content::functions());
+    functions.extend(visiobook_analysis_api::functions());
     Registry::new(functions)
 }
 

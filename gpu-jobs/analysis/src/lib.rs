@@ -9,7 +9,9 @@
 pub mod characters;
 pub mod dialogue;
 pub mod embedding;
+pub mod llm;
 pub mod mood;
+pub mod overrides;
 pub mod segment;
 
 use std::collections::BTreeMap;

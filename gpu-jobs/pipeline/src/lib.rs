@@ -13,6 +13,9 @@ mod status;
 pub use stages::run_stage;
 pub use status::{BOOKS_CONTAINER, load_status, update_status};
 
+/// The container of story-bible overrides (partition key and id: the book id).
+pub const OVERRIDES_CONTAINER: &str = "overrides";
+
 use bytes::Bytes;
 use visiobook_domain::artifacts::source_key;
 use visiobook_domain::status::SourceRef;

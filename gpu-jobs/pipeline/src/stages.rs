@@ -287,6 +287,41 @@ async fn execute(
                 }
                 Err(error) => return Err(error.into()),
             };
+            result.outputs.push((
+                "analysis_raw".into(),
+                OutputRef {
+                    blob_key: cache.to_string(),
+                    content_type: "application/json".into(),
+                    size_bytes: 0,
+                    duration_ms: None,
+                },
+            ));
+            // The user's corrections to the story bible apply on top of any engine's result.
+            let analysis = match visiobook_ports::document::read_typed::<
+                visiobook_analysis::overrides::StoryOverrides,
+            >(
+                state.documents.as_ref(),
+                crate::OVERRIDES_CONTAINER,
+                book_id,
+                book_id,
+            )
+            .await?
+            {
+                Some((overrides, _)) => {
+                    match visiobook_analysis::overrides::apply(analysis.clone(), &overrides) {
+                        Ok(applied) => applied,
+                        Err(error) => {
+                            let mut analysis = analysis;
+                            analysis.warnings.push(visiobook_domain::Warning::new(
+                                "overrides_skipped",
+                                error.to_string(),
+                            ));
+                            analysis
+                        }
+                    }
+                }
+                None => analysis,
+            };
             count(&mut result, "characters", analysis.characters.len());
             count(&mut result, "scenes", analysis.scenes.len());
             let output = put_json(blobs, &analysis_key(book_id), &analysis).await?;

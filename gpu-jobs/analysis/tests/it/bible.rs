@@ -200,3 +200,82 @@ fn the_analysis_is_deterministic_and_warns_without_embeddings() {
     );
     assert_eq!(first.engine, "local");
 }
+
+#[test]
+fn overrides_rename_merge_revoice_and_add_pronunciations() {
+    use visiobook_analysis::overrides::{Merge, StoryOverrides, apply};
+    let analysis = visiobook_analysis::analyse(&book("alice.txt"));
+    let mut overrides = StoryOverrides::default();
+    overrides.merges.push(Merge {
+        into: "white-rabbit".into(),
+        from: vec!["mouse".into()],
+    });
+    overrides
+        .renames
+        .insert("hatter".into(), "the Mad Hatter".into());
+    overrides.voices.insert(
+        "alice".into(),
+        visiobook_domain::analysis::VoiceAssignment {
+            voice: "female-7".into(),
+            pitch: 10,
+            rate: 1.1,
+        },
+    );
+    overrides
+        .pronunciations
+        .push(visiobook_domain::analysis::Pronunciation {
+            term: "Dinah".into(),
+            say_as: "DYE-nuh".into(),
+        });
+    let changed = apply(analysis.clone(), &overrides).unwrap();
+    assert!(changed.characters.iter().all(|c| c.id != "mouse"));
+    let rabbit = changed
+        .characters
+        .iter()
+        .find(|c| c.id == "white-rabbit")
+        .unwrap();
+    assert!(rabbit.aliases.iter().any(|a| a.contains("Mouse")));
+    let speakers: Vec<&str> = changed
+        .scenes
+        .iter()
+        .flat_map(|s| &s.narration)
+        .map(|l| l.speaker.as_str())
+        .collect();
+    assert!(!speakers.contains(&"mouse"));
+    let hatter = changed
+        .characters
+        .iter()
+        .find(|c| c.id == "hatter")
+        .unwrap();
+    assert_eq!(hatter.name, "the Mad Hatter");
+    assert!(hatter.aliases.contains(&"the Hatter".to_owned()));
+    assert_eq!(
+        changed
+            .characters
+            .iter()
+            .find(|c| c.id == "alice")
+            .unwrap()
+            .voice
+            .voice,
+        "female-7"
+    );
+    assert!(
+        changed
+            .pronunciations
+            .iter()
+            .any(|p| p.term == "Dinah" && p.say_as == "DYE-nuh")
+    );
+
+    let mut bad = StoryOverrides::default();
+    bad.renames.insert("nobody".into(), "X".into());
+    bad.voices.insert(
+        "alice".into(),
+        visiobook_domain::analysis::VoiceAssignment {
+            voice: "v".into(),
+            pitch: 90,
+            rate: 1.0,
+        },
+    );
+    let error = apply(analysis, &bad).unwrap_err();
+    assert_eq!(error.0.len(), 2, "{error}");
+}
