@@ -128,7 +128,7 @@ pub async fn enrich(
         done
     };
     let (first, second) = tokio::join!(Box::pin(worker()), Box::pin(worker()));
-    let mut outcomes: Vec<(usize, Result<ScenePatch, Failure>)> =
+    let mut outcomes: Vec<(usize, Result<ScenePatch, Failed>)> =
         first.into_iter().chain(second).collect();
     outcomes.sort_by_key(|(index, _)| *index);
     for (index, outcome) in outcomes {

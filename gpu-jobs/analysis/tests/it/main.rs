@@ -5,4 +5,5 @@
 mod bible;
 mod dialogue;
 mod embedding;
+mod llm;
 mod segment;
