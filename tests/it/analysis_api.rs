@@ -311,3 +311,47 @@ async fn overrides_are_checked_stored_applied_and_kept_on_reanalysis() {
             .any(|c| c["name"] == "Alicia")
     );
 }
+
+#[tokio::test]
+async fn the_llm_engine_falls_back_to_local_when_its_endpoint_is_down() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let endpoint = format!("http://{closed}/v1");
+    let app = TestApp::spawn_with(&[
+        ("VISIOBOOK_ANALYSIS_ENGINE", "llm"),
+        ("VISIOBOOK_LLM_ENDPOINT", endpoint.as_str()),
+        ("VISIOBOOK_LLM_API_KEY", "sk-test"),
+    ])
+    .await;
+    let id = analysed_book(&app).await;
+    let status = app.status(&id).await;
+    assert_eq!(status["stages"]["analysis"]["state"], "done", "{status}");
+    let semantic: Value = app
+        .client
+        .post(app.url("/api/v1/analysis/semantic"))
+        .json(&json!({ "book_id": id }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        semantic["engine"].as_str().unwrap().starts_with("local"),
+        "{}",
+        semantic["engine"]
+    );
+    let codes: Vec<&str> = semantic["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"llm_fallback"), "{codes:?}");
+    assert!(
+        !semantic.to_string().contains("sk-test"),
+        "the key never leaks"
+    );
+}

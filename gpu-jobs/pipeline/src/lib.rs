@@ -160,6 +160,28 @@ pub fn embedder(
         .as_ref()
 }
 
+/// The LLM engine's configuration when the settings choose it.
+pub fn llm_config(
+    settings: &visiobook_runtime::Settings,
+) -> Option<visiobook_analysis::llm::LlmConfig> {
+    match &settings.analysis_engine {
+        visiobook_runtime::settings::AnalysisEngine::Local => None,
+        visiobook_runtime::settings::AnalysisEngine::Llm {
+            endpoint,
+            api_key,
+            model,
+            azure_api_version,
+        } => Some(visiobook_analysis::llm::LlmConfig {
+            endpoint: endpoint.clone(),
+            api_key: api_key.as_ref().map(|key| key.expose().to_owned()),
+            model: model.clone(),
+            azure_api_version: azure_api_version.clone(),
+            max_attempts: 3,
+            timeout: std::time::Duration::from_secs(60),
+        }),
+    }
+}
+
 /// The handler of a stage's queue, for the function registry and the job runner.
 pub async fn stage_handler(
     stage: Stage,

@@ -254,16 +254,17 @@ async fn execute(
                 serde_json::from_slice(&book_bytes).context("book.v1 is not a valid artifact")?;
             // The same book with the same engine gives the same analysis: reuse it.
             let embedder = crate::embedder(settings);
-            let engine = if embedder.is_some() {
-                "local+embeddings"
-            } else {
-                "local"
+            let llm = crate::llm_config(settings);
+            let engine = match (&llm, embedder.is_some()) {
+                (Some(config), _) => format!("llm:{}:{}", config.endpoint, config.model),
+                (None, true) => "local+embeddings".to_owned(),
+                (None, false) => "local".to_owned(),
             };
             let cache = BlobKey::parse(&visiobook_domain::artifacts::cache_key(
                 "analysis",
                 &content_hash(&[
                     ANALYSIS_ENGINE_VERSION,
-                    engine,
+                    &engine,
                     &String::from_utf8_lossy(&book_bytes),
                 ]),
                 "json",
@@ -274,14 +275,27 @@ async fn execute(
                     serde_json::from_slice(&bytes).context("cached analysis is not valid")?
                 }
                 Err(error) if error.kind == visiobook_ports::ErrorKind::NotFound => {
-                    let analysis = tokio::task::spawn_blocking(move || {
+                    let for_local = book.clone();
+                    let local = tokio::task::spawn_blocking(move || {
                         visiobook_analysis::analyse_with(
-                            &book,
+                            &for_local,
                             visiobook_analysis::AnalysisOptions { embedder },
                         )
                     })
                     .await
                     .context("the analysis task stopped")?;
+                    let analysis = match &llm {
+                        Some(config) => {
+                            visiobook_analysis::llm::enrich(
+                                local,
+                                &book,
+                                config,
+                                &reqwest::Client::new(),
+                            )
+                            .await
+                        }
+                        None => local,
+                    };
                     put_json(blobs, cache.as_str(), &analysis).await?;
                     analysis
                 }

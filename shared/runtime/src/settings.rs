@@ -60,6 +60,38 @@ impl RenderPreset {
     }
 }
 
+/// A secret value: usable, never printed (its `Debug` is `<redacted>`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Which analysis engine runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnalysisEngine {
+    /// Offline rules, lexicons and (when installed) sentence embeddings.
+    Local,
+    /// The local engine improved by an OpenAI-compatible chat-completions endpoint.
+    Llm {
+        /// Base URL up to `/v1`, or an Azure OpenAI deployment URL.
+        endpoint: String,
+        api_key: Option<Secret>,
+        model: String,
+        /// Set for Azure OpenAI (`?api-version=`).
+        azure_api_version: Option<String>,
+    },
+}
+
 /// All settings of every face of the binary.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -107,6 +139,9 @@ pub struct Settings {
     /// Where `scripts/fetch-models` put the ONNX Runtime and the MiniLM model
     /// (`VISIOBOOK_MODELS_DIR`, default `$HOME/.cache/visiobook/models`).
     pub models_dir: PathBuf,
+    /// `VISIOBOOK_ANALYSIS_ENGINE` (`local`, default, or `llm` with `VISIOBOOK_LLM_ENDPOINT`,
+    /// `VISIOBOOK_LLM_API_KEY`, `VISIOBOOK_LLM_MODEL`, `VISIOBOOK_LLM_API_VERSION`).
+    pub analysis_engine: AnalysisEngine,
 }
 
 /// A setting that could not be understood.
@@ -146,6 +181,30 @@ impl Settings {
                 return Err(SettingsError {
                     variable: "VISIOBOOK_RENDER_PRESET".into(),
                     message: format!("{other:?} is not preview or standard"),
+                });
+            }
+        };
+        let analysis_engine = match reader.text("VISIOBOOK_ANALYSIS_ENGINE").as_deref() {
+            None | Some("local") => AnalysisEngine::Local,
+            Some("llm") => AnalysisEngine::Llm {
+                endpoint: reader
+                    .text("VISIOBOOK_LLM_ENDPOINT")
+                    .ok_or_else(|| SettingsError {
+                        variable: "VISIOBOOK_LLM_ENDPOINT".into(),
+                        message:
+                            "the llm analysis engine needs the endpoint of an OpenAI-compatible API"
+                                .into(),
+                    })?,
+                api_key: reader.text("VISIOBOOK_LLM_API_KEY").map(Secret),
+                model: reader
+                    .text("VISIOBOOK_LLM_MODEL")
+                    .unwrap_or_else(|| "gpt-4o-mini".into()),
+                azure_api_version: reader.text("VISIOBOOK_LLM_API_VERSION"),
+            },
+            Some(other) => {
+                return Err(SettingsError {
+                    variable: "VISIOBOOK_ANALYSIS_ENGINE".into(),
+                    message: format!("{other:?} is not local or llm"),
                 });
             }
         };
@@ -213,6 +272,7 @@ impl Settings {
                 },
                 PathBuf::from,
             ),
+            analysis_engine,
         };
         if settings.max_delivery_count == 0 {
             return Err(SettingsError {
@@ -300,6 +360,21 @@ mod tests {
     }
 
     #[test]
+    fn secrets_never_print() {
+        let settings = Settings::from_map(&map(&[
+            ("VISIOBOOK_ANALYSIS_ENGINE", "llm"),
+            ("VISIOBOOK_LLM_ENDPOINT", "http://127.0.0.1:9/v1"),
+            ("VISIOBOOK_LLM_API_KEY", "sk-very-secret"),
+        ]))
+        .expect("valid");
+        assert!(!format!("{settings:?}").contains("sk-very-secret"));
+        let AnalysisEngine::Llm { api_key, .. } = &settings.analysis_engine else {
+            panic!("llm expected");
+        };
+        assert_eq!(api_key.as_ref().map(Secret::expose), Some("sk-very-secret"));
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         let check = |name: &str, value: &str| {
             let error = Settings::from_map(&map(&[(name, value)])).expect_err("must be refused");
@@ -310,6 +385,10 @@ mod tests {
         check("VISIOBOOK_MAX_DELIVERY_COUNT", "0");
         check("VISIOBOOK_QUEUE", "rabbitmq");
         check("VISIOBOOK_RENDER_PRESET", "ultra");
+        check("VISIOBOOK_ANALYSIS_ENGINE", "magic");
+        let missing = Settings::from_map(&map(&[("VISIOBOOK_ANALYSIS_ENGINE", "llm")]))
+            .expect_err("needs an endpoint");
+        assert_eq!(missing.variable, "VISIOBOOK_LLM_ENDPOINT");
     }
 }
 
