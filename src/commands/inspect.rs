@@ -34,6 +34,7 @@ pub fn analyze(settings: &Settings, path: &Path, language: Option<String>) -> an
     let book = read_book(settings, path, language)?;
     let options = visiobook_analysis::AnalysisOptions {
         embedder: visiobook_pipeline::embedder(settings),
+        progress: None,
     };
     print_json(&visiobook_analysis::analyse_with(&book, options))
 }

@@ -91,6 +91,11 @@ async fn a_stored_book_is_summarised_and_its_status_shown() {
         .await
         .unwrap();
     assert_eq!(status["analysis"]["state"], "done");
+    assert_eq!(
+        status["analysis"]["progress"],
+        json!({ "done": 2, "total": 2, "unit": "chapters" }),
+        "the job published its progress"
+    );
     assert_eq!(status["analysed"], true);
 }
 

@@ -92,6 +92,7 @@ async fn analysis_of(state: &AppState, subject: Subject) -> Result<Analysis, Api
                 let book = visiobook_ingestion::assemble(extracted, language.as_deref())?;
                 let options = visiobook_analysis::AnalysisOptions {
                     embedder: visiobook_pipeline::embedder(&settings),
+                    progress: None,
                 };
                 Ok::<_, visiobook_ingestion::IngestError>(visiobook_analysis::analyse_with(
                     &book, options,

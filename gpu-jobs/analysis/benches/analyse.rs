@@ -66,6 +66,7 @@ fn main() {
         Some(Ok(embedder)) => {
             let options = AnalysisOptions {
                 embedder: Some(&embedder),
+                progress: None,
             };
             let (time, analysis) = best_of(1, || analyse_with(&book, options));
             println!(

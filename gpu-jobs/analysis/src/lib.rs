@@ -34,10 +34,21 @@ pub const MAX_CHAPTER_SUMMARY_CHARS: usize = 400;
 pub const MAX_BOOK_SUMMARY_CHARS: usize = 900;
 
 /// What the analysis may use.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Default, Clone, Copy)]
 pub struct AnalysisOptions<'a> {
     /// Sentence embeddings for scene boundaries; the lexical method is used without them.
     pub embedder: Option<&'a Embedder>,
+    /// Hears `(chapters done, chapters in all)` as the analysis goes.
+    pub progress: Option<&'a (dyn Fn(u32, u32) + Sync)>,
+}
+
+impl std::fmt::Debug for AnalysisOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnalysisOptions")
+            .field("embedder", &self.embedder.is_some())
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 /// Analyses a book with the local engine and no embeddings.
@@ -62,6 +73,13 @@ pub fn analyse_with(book: &Book, options: AnalysisOptions<'_>) -> Analysis {
     }
     let mut scenes = Vec::new();
     let mut chapters = Vec::new();
+    let body_chapters = u32::try_from(
+        book.chapters
+            .iter()
+            .filter(|c| c.matter == Matter::Body)
+            .count(),
+    )
+    .unwrap_or(u32::MAX);
     for chapter in book
         .chapters
         .iter()
@@ -131,6 +149,12 @@ pub fn analyse_with(book: &Book, options: AnalysisOptions<'_>) -> Analysis {
             scenes: u32::try_from(chapter_scenes.len()).unwrap_or(u32::MAX),
         });
         scenes.extend(chapter_scenes);
+        if let Some(progress) = options.progress {
+            progress(
+                u32::try_from(chapters.len()).unwrap_or(u32::MAX),
+                body_chapters,
+            );
+        }
     }
     let summary = bounded(
         &chapters

@@ -277,9 +277,13 @@ async fn execute(
                 Err(error) if error.kind == visiobook_ports::ErrorKind::NotFound => {
                     let for_local = book.clone();
                     let local = tokio::task::spawn_blocking(move || {
+                        let report = move |done: u32, total: u32| units(done, total, "chapters");
                         visiobook_analysis::analyse_with(
                             &for_local,
-                            visiobook_analysis::AnalysisOptions { embedder },
+                            visiobook_analysis::AnalysisOptions {
+                                embedder,
+                                progress: Some(&report),
+                            },
                         )
                     })
                     .await
