@@ -118,7 +118,7 @@ async fn analysis_of(state: &AppState, subject: Subject) -> Result<Analysis, Api
 /// The stored `analysis.v1` of an uploaded book.
 pub(crate) async fn stored_analysis(state: &AppState, id: &str) -> Result<Analysis, ApiError> {
     let not_found = || ApiError::not_found("book_not_found", format!("no book with id {id:?}"));
-    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !visiobook_domain::status::is_book_id(id) {
         return Err(not_found());
     }
     visiobook_pipeline::load_status(state, id)
@@ -184,7 +184,7 @@ async fn status(
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<Value>, ApiError> {
     let not_found = || ApiError::not_found("book_not_found", format!("no book with id {id:?}"));
-    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !visiobook_domain::status::is_book_id(&id) {
         return Err(not_found());
     }
     let status = visiobook_pipeline::load_status(&state, &id)

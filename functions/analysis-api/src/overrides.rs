@@ -17,7 +17,7 @@ pub async fn read(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    if id.len() != 32
+    if !visiobook_domain::status::is_book_id(&id)
         || visiobook_pipeline::load_status(&state, &id)
             .await?
             .is_none()

@@ -64,12 +64,8 @@ pub fn functions() -> Vec<FunctionDef<AppState>> {
     ]
 }
 
-/// Book ids are 32 lowercase hex digits; anything else cannot name a book.
 fn valid_book_id(id: &str) -> bool {
-    id.len() == 32
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    visiobook_domain::status::is_book_id(id)
 }
 
 fn book_not_found(id: &str) -> visiobook_runtime::ApiError {

@@ -644,11 +644,21 @@ fn draft_character(
 /// Colours and shapes by rank (so the main cast is told apart most clearly), voice slots by
 /// gender, pitch and rate varied so that neighbours in rank do not sound alike.
 fn assign_looks_and_voices(characters: &mut [Character]) {
-    let (mut female, mut male, mut neutral) = (0, 0, 0);
+    assign_voice_slots(characters);
     for (rank, character) in characters.iter_mut().enumerate() {
         character.visual.color = PALETTE[rank % PALETTE.len()].to_owned();
         character.visual.shape = SHAPES[rank % SHAPES.len()].to_owned();
-        let slot = match character.gender {
+        character.voice.pitch = PITCHES[rank % PITCHES.len()];
+        character.voice.rate = [1.0, 0.92, 1.08, 0.96, 1.04][rank % 5];
+    }
+}
+
+/// Voice slots by gender in rank order (`female-1`, `male-1`, `neutral-1`...); pitch and rate
+/// are left alone, so a later change of gender keeps how a character sounds otherwise.
+pub(crate) fn assign_voice_slots(characters: &mut [Character]) {
+    let (mut female, mut male, mut neutral) = (0, 0, 0);
+    for character in characters {
+        character.voice.voice = match character.gender {
             Some(Gender::Female) => {
                 female += 1;
                 format!("female-{female}")
@@ -661,11 +671,6 @@ fn assign_looks_and_voices(characters: &mut [Character]) {
                 neutral += 1;
                 format!("neutral-{neutral}")
             }
-        };
-        character.voice = VoiceAssignment {
-            voice: slot,
-            pitch: PITCHES[rank % PITCHES.len()],
-            rate: [1.0, 0.92, 1.08, 0.96, 1.04][rank % 5],
         };
     }
 }
@@ -840,7 +845,9 @@ fn unique_id(base: &str, used: &mut HashSet<String>) -> String {
     id
 }
 
-fn bounded(text: &str, max: usize) -> String {
+/// `text` cut at a word boundary to at most `max` characters, with an ellipsis when cut.
+pub(crate) fn bounded(text: &str, max: usize) -> String {
+    let text = text.trim();
     if text.chars().count() <= max {
         return text.to_owned();
     }

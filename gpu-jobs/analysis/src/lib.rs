@@ -23,7 +23,7 @@ use visiobook_domain::{
     Analysis, Book, Matter, NarrationLine, Paragraph, Scene, Warning, word_count,
 };
 
-use crate::characters::{Cast, sentences};
+use crate::characters::{Cast, bounded, sentences};
 use crate::embedding::Embedder;
 
 /// Longest scene summary, in characters.
@@ -407,18 +407,6 @@ fn respell(word: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("-")
-}
-
-fn bounded(text: &str, max: usize) -> String {
-    let text = text.trim();
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let cut: String = text.chars().take(max - 1).collect();
-    format!(
-        "{}…",
-        cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head)
-    )
 }
 
 #[cfg(test)]

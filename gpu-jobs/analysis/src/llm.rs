@@ -626,23 +626,7 @@ impl CastPatch {
 /// Voice slots follow gender (`female-1`, `male-2`, `neutral-3` by rank), as the local engine
 /// gives them; pitch and rate stay.
 fn reassign_voice_slots(analysis: &mut Analysis) {
-    let (mut female, mut male, mut neutral) = (0, 0, 0);
-    for character in &mut analysis.characters {
-        character.voice.voice = match character.gender {
-            Some(Gender::Female) => {
-                female += 1;
-                format!("female-{female}")
-            }
-            Some(Gender::Male) => {
-                male += 1;
-                format!("male-{male}")
-            }
-            None => {
-                neutral += 1;
-                format!("neutral-{neutral}")
-            }
-        };
-    }
+    crate::characters::assign_voice_slots(&mut analysis.characters);
 }
 
 fn check_cast(answer: &Map<String, Value>, analysis: &Analysis, asked: usize) -> CastPatch {

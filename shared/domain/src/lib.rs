@@ -4,6 +4,7 @@
 pub mod analysis;
 pub mod artifacts;
 pub mod book;
+pub mod schema;
 pub mod status;
 pub mod timeline;
 

@@ -75,6 +75,15 @@ impl std::fmt::Display for Stage {
     }
 }
 
+/// Whether `id` has the shape of a book id (32 lowercase hex digits, as `submit_book` makes
+/// them); anything else cannot name a book and is answered as not found.
+pub fn is_book_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// The body of every pipeline queue message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageMessage {
