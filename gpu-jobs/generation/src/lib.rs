@@ -144,13 +144,20 @@ pub async fn generate(
 }
 
 /// What the narrator reads for a scene: its lines, a paragraph each.
+/// Lines of one paragraph (a quote and its dialogue tag) flow together; paragraphs, and lines
+/// the narrator adds such as the chapter title, are separated by a pause.
 pub fn narration_text(scene: &Scene) -> String {
-    scene
-        .narration
-        .iter()
-        .map(|line| line.text.as_str())
-        .collect::<Vec<_>>()
-        .join("\n\n")
+    let mut text = String::new();
+    let mut previous: Option<&Option<String>> = None;
+    for line in &scene.narration {
+        if let Some(previous) = previous {
+            let same_paragraph = previous.is_some() && *previous == line.paragraph_id;
+            text.push_str(if same_paragraph { " " } else { "\n\n" });
+        }
+        text.push_str(&line.text);
+        previous = Some(&line.paragraph_id);
+    }
+    text
 }
 
 fn font_fingerprint(config: &GenerationConfig) -> String {
@@ -175,5 +182,29 @@ async fn cached(blobs: &dyn BlobStore, key: &BlobKey) -> Result<Option<Bytes>, S
         Ok(bytes) => Ok(Some(bytes)),
         Err(error) if error.kind == visiobook_ports::ErrorKind::NotFound => Ok(None),
         Err(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_of_one_paragraph_flow_together() {
+        let scene: Scene = serde_json::from_value(serde_json::json!({
+            "id": "c1-s1", "chapter_ordinal": 1, "chapter_title": "One", "ordinal_in_chapter": 1,
+            "paragraph_ids": ["c1-p1", "c1-p2"], "summary": "", "word_count": 9,
+            "narration": [
+                { "speaker": "narrator", "text": "Chapter One." },
+                { "speaker": "alice", "text": "Oh dear,", "paragraph_id": "c1-p1" },
+                { "speaker": "narrator", "text": "said Alice.", "paragraph_id": "c1-p1" },
+                { "speaker": "narrator", "text": "She ran.", "paragraph_id": "c1-p2" }
+            ]
+        }))
+        .expect("a scene");
+        assert_eq!(
+            narration_text(&scene),
+            "Chapter One.\n\nOh dear, said Alice.\n\nShe ran."
+        );
     }
 }
