@@ -12,6 +12,7 @@ pub fn functions() -> anyhow::Result<Registry<AppState>> {
     let mut functions = visiobook_platform::functions();
     functions.extend(visiobook_content::functions());
     functions.extend(visiobook_analysis_api::functions());
+    functions.extend(visiobook_media_api::functions());
     Registry::new(functions)
 }
 

@@ -96,7 +96,27 @@ pub async fn run(
         .context("the finished book has no video")?;
     let video_path = out.join("video.mp4");
     copy_blob(&state, &video.blob_key, &video_path).await?;
-    for name in ["book", "analysis", "timeline"] {
+    // The illustrations, to look at one by one.
+    if let Some(output) = status.outputs.get("media") {
+        let manifest: visiobook_domain::artifacts::MediaManifest =
+            serde_json::from_slice(&state.blobs.get(&BlobKey::parse(&output.blob_key)?).await?)
+                .context("media.v1 is not valid")?;
+        let folder = out.join("illustrations");
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+        for scene in &manifest.scenes {
+            for (key, shape) in [
+                (&scene.image_key, "16x9"),
+                (&scene.portrait_image_key, "9x16"),
+            ] {
+                if !key.is_empty() {
+                    let path = folder.join(format!("{}-{shape}.png", scene.scene_id));
+                    copy_blob(&state, key, &path).await?;
+                }
+            }
+        }
+    }
+    for name in ["book", "analysis", "media", "timeline"] {
         if let Some(output) = status.outputs.get(name) {
             copy_blob(
                 &state,
@@ -116,7 +136,22 @@ pub async fn run(
     )]
     {
         println!("video:  {}", video_path.display());
+        println!("images: {}", out.join("illustrations").display());
         println!("report: {}", report_path.display());
+        if let Some(counts) = status
+            .record(Stage::Generation)
+            .map(|record| &record.counts)
+        {
+            let count = |name: &str| counts.get(name).copied().unwrap_or(0);
+            println!(
+                "narration: {} sentences synthesised, {} reused, {} flagged; images: {} drawn, {} reused",
+                count("sentences_synthesised"),
+                count("sentences_reused"),
+                count("sentences_flagged"),
+                count("images_drawn"),
+                count("images_reused"),
+            );
+        }
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use crate::support::{TestApp, fixture_bytes};
 #[tokio::test]
 async fn a_failing_stage_is_retried_then_dead_lettered_with_its_reason() {
     // A missing tool is the kind of failure a retry may fix (the node may be replaced).
-    let app = TestApp::spawn_with(&[("VISIOBOOK_FFMPEG", "/nonexistent/ffmpeg")]).await;
+    let app = TestApp::spawn_with(&[("VISIOBOOK_ESPEAK", "/nonexistent/espeak-ng")]).await;
     let id = app.upload_ok(fixture_bytes("alice-short.txt")).await;
     assert!(matches!(
         app.step("ingestion").await,
@@ -33,7 +33,7 @@ async fn a_failing_stage_is_retried_then_dead_lettered_with_its_reason() {
             status["stages"]["generation"]["last_error"]
                 .as_str()
                 .unwrap()
-                .contains("ffmpeg")
+                .contains("espeak-ng")
         );
     }
     let outcome = app.step("generation").await;
@@ -51,7 +51,7 @@ async fn a_failing_stage_is_retried_then_dead_lettered_with_its_reason() {
         status["error"]["reason"]
             .as_str()
             .unwrap()
-            .contains("/nonexistent/ffmpeg"),
+            .contains("/nonexistent/espeak-ng"),
         "{status}"
     );
 
@@ -64,7 +64,7 @@ async fn a_failing_stage_is_retried_then_dead_lettered_with_its_reason() {
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].message_id, format!("generation-{id}"));
     assert_eq!(dead[0].reason, "MaxDeliveryCountExceeded");
-    assert!(dead[0].description.contains("ffmpeg"));
+    assert!(dead[0].description.contains("espeak-ng"));
     let media = visiobook_ports::BlobKey::parse(&format!("books/{id}/media.v1.json")).unwrap();
     assert!(
         app.state.blobs.head(&media).await.unwrap().is_none(),

@@ -8,6 +8,7 @@ mod analysis_api;
 mod bad_input;
 mod cli;
 mod faults;
+mod media;
 mod pipeline;
 mod restart;
 mod serve;

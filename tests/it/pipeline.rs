@@ -79,11 +79,14 @@ async fn an_uploaded_book_walks_through_every_stage_to_a_playable_video() {
     assert_eq!(status["stage"], "assembly");
     let generation = &status["stages"]["generation"]["counts"];
     assert_eq!(
-        generation["generated"].as_u64(),
+        generation["images_drawn"].as_u64(),
         Some(2 * scenes),
-        "a narration and a card per scene"
+        "a landscape and a portrait illustration per scene"
     );
-    assert_eq!(generation["reused"], 0);
+    assert_eq!(generation["mixes_made"].as_u64(), Some(scenes));
+    assert!(generation["sentences_synthesised"].as_u64().unwrap() > scenes);
+    assert_eq!(generation["sentences_flagged"], 0);
+    assert_eq!(generation["images_reused"], 0);
 
     assert!(matches!(
         app.step("assembly").await,
@@ -136,7 +139,8 @@ async fn an_uploaded_book_walks_through_every_stage_to_a_playable_video() {
         "{metrics}"
     );
 
-    // The same book again: every narration and card comes from the content-addressed cache.
+    // The same book again: every sentence, picture and mix comes from the content-addressed
+    // cache.
     let again = app.upload_ok(fixture_bytes("alice-short.txt")).await;
     app.drain().await;
     let status = app.status(&again).await;
@@ -145,10 +149,15 @@ async fn an_uploaded_book_walks_through_every_stage_to_a_playable_video() {
         status["stages"]["analysis"]["counts"]["cached"], 1,
         "the analysis is reused"
     );
-    assert_eq!(status["stages"]["generation"]["counts"]["generated"], 0);
+    let counts = &status["stages"]["generation"]["counts"];
+    assert_eq!(counts["sentences_synthesised"], 0, "{counts}");
+    assert_eq!(counts["images_drawn"], 0);
+    assert_eq!(counts["mixes_made"], 0);
+    assert_eq!(counts["images_reused"].as_u64(), Some(2 * scenes));
     assert_eq!(
-        status["stages"]["generation"]["counts"]["reused"].as_u64(),
-        Some(2 * scenes)
+        counts["sentences_reused"],
+        generation["sentences_synthesised"].as_u64().unwrap()
+            + generation["sentences_reused"].as_u64().unwrap()
     );
 }
 

@@ -17,9 +17,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use visiobook_domain::Analysis;
-use visiobook_domain::artifacts::analysis_key;
 use visiobook_host::FunctionDef;
-use visiobook_ports::{BlobKey, ErrorKind};
 use visiobook_runtime::error::{ApiJson, ApiPath};
 use visiobook_runtime::{ApiError, AppState};
 
@@ -74,7 +72,7 @@ struct Subject {
 
 async fn analysis_of(state: &AppState, subject: Subject) -> Result<Analysis, ApiError> {
     match (subject.book_id, subject.text) {
-        (Some(id), None) => stored_analysis(state, &id).await,
+        (Some(id), None) => visiobook_pipeline::stored_analysis(state, &id).await,
         (None, Some(text)) => {
             if text.chars().count() > MAX_INLINE_TEXT_CHARS {
                 return Err(ApiError::new(
@@ -112,25 +110,6 @@ async fn analysis_of(state: &AppState, subject: Subject) -> Result<Analysis, Api
             "invalid_body",
             "give either \"book_id\" or \"text\" (with an optional \"language\"), not both",
         )),
-    }
-}
-
-/// The stored `analysis.v1` of an uploaded book.
-pub(crate) async fn stored_analysis(state: &AppState, id: &str) -> Result<Analysis, ApiError> {
-    let not_found = || ApiError::not_found("book_not_found", format!("no book with id {id:?}"));
-    if !visiobook_domain::status::is_book_id(id) {
-        return Err(not_found());
-    }
-    visiobook_pipeline::load_status(state, id)
-        .await?
-        .ok_or_else(not_found)?;
-    match state.blobs.get(&BlobKey::parse(&analysis_key(id))?).await {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(ApiError::internal),
-        Err(error) if error.kind == ErrorKind::NotFound => Err(ApiError::conflict(
-            "not_analysed",
-            "the book has not been analysed yet; see /api/v1/analysis/status/{id}",
-        )),
-        Err(error) => Err(error.into()),
     }
 }
 

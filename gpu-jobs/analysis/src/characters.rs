@@ -768,34 +768,7 @@ fn strip_article(text: &str) -> &str {
     text
 }
 
-/// Splits text into sentences at `.`, `!`, `?` followed by a space (quotes kept).
-pub fn sentences(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    for (position, &(index, c)) in chars.iter().enumerate() {
-        if matches!(c, '.' | '!' | '?') {
-            let mut end = index + c.len_utf8();
-            let mut next = position + 1;
-            while let Some(&(at, closer)) = chars.get(next) {
-                if matches!(closer, '\'' | '’' | '"' | '”' | '»' | ')' | '.' | '!' | '?') {
-                    end = at + closer.len_utf8();
-                    next += 1;
-                } else {
-                    break;
-                }
-            }
-            if chars.get(next).is_none_or(|(_, c)| c.is_whitespace()) && end - start > 1 {
-                out.push(text[start..end].trim());
-                start = end;
-            }
-        }
-    }
-    if start < text.len() && !text[start..].trim().is_empty() {
-        out.push(text[start..].trim());
-    }
-    out
-}
+pub use visiobook_domain::sentences;
 
 /// Occurrences of `needle` in `haystack` at word boundaries (both lower-cased by the caller).
 pub fn count_word(haystack: &str, needle: &str) -> usize {

@@ -89,7 +89,11 @@ pub enum EmbeddingError {
 /// A failed load is not remembered: a later call may succeed with another path.
 static ENVIRONMENT: Mutex<Option<ort::environment::Environment>> = Mutex::new(None);
 
-fn environment(runtime_library: &Path) -> Result<ort::environment::Environment, EmbeddingError> {
+/// The process's ONNX Runtime environment, loading the runtime library on first use; shared by
+/// every model (embeddings here, the Piper voice in generation).
+pub fn environment(
+    runtime_library: &Path,
+) -> Result<ort::environment::Environment, EmbeddingError> {
     if !runtime_library.is_file() {
         return Err(EmbeddingError::RuntimeMissing(
             runtime_library.to_path_buf(),

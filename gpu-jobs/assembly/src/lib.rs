@@ -51,7 +51,12 @@ pub fn build_timeline(title: &str, manifest: &MediaManifest, width: u32, height:
                 chapter_ordinal: scene.chapter_ordinal,
                 chapter_title: scene.chapter_title.clone(),
                 image_key: scene.image_key.clone(),
-                narration_key: scene.narration_key.clone(),
+                // The mix (voices over the soundscape) when the stage made one.
+                narration_key: if scene.audio_key.is_empty() {
+                    scene.narration_key.clone()
+                } else {
+                    scene.audio_key.clone()
+                },
                 start_ms,
                 duration_ms: scene.narration_ms,
             };
@@ -207,16 +212,25 @@ mod tests {
             chapter_title: "One".into(),
             narration_key: format!("cache/narration/{id}.wav"),
             narration_ms: ms,
-            image_key: format!("cache/cards/{id}.png"),
+            audio_key: format!("cache/mixes/{id}.wav"),
+            image_key: format!("cache/images/{id}.png"),
+            portrait_image_key: String::new(),
+            music: "calm".into(),
+            ambience: "room".into(),
+            sentences: Vec::new(),
         };
         let manifest = MediaManifest {
             schema: "visiobook.media.v1".into(),
             scenes: vec![scene("a", 1500), scene("b", 2500)],
             narration_ms: 4000,
+            speech_engine: "espeak".into(),
+            image_engine: "procedural".into(),
+            flagged: Vec::new(),
         };
         let timeline = build_timeline("T", &manifest, 640, 360);
         assert_eq!(timeline.duration_ms, 4000);
         assert_eq!(timeline.shots[1].start_ms, 1500);
         assert_eq!(timeline.shots[1].duration_ms, 2500);
+        assert_eq!(timeline.shots[1].narration_key, "cache/mixes/b.wav");
     }
 }

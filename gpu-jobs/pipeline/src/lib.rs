@@ -160,6 +160,139 @@ pub fn embedder(
         .as_ref()
 }
 
+/// The Piper voice, loaded once per process; `None` when it is not installed or fails to load.
+pub fn piper(
+    settings: &visiobook_runtime::Settings,
+) -> Option<std::sync::Arc<visiobook_generation::speech::piper::Piper>> {
+    use visiobook_generation::speech::piper::{Piper, PiperAssets};
+    static PIPER: std::sync::OnceLock<Option<std::sync::Arc<Piper>>> = std::sync::OnceLock::new();
+    PIPER
+        .get_or_init(|| {
+            let assets = PiperAssets::discover(&settings.models_dir)?;
+            let runtime = settings
+                .models_dir
+                .join(visiobook_analysis::embedding::RUNTIME_FILE);
+            let loaded = visiobook_analysis::embedding::environment(&runtime)
+                .map_err(|error| error.to_string())
+                .and_then(|environment| {
+                    Piper::load(&environment, &assets, &settings.espeak)
+                        .map_err(|error| error.to_string())
+                });
+            match loaded {
+                Ok(piper) => {
+                    tracing::info!(model = %assets.model.display(), "Piper voice loaded");
+                    Some(std::sync::Arc::new(piper))
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the Piper voice is unavailable; narration uses espeak-ng");
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
+/// The engines the settings choose for a book in `language`.
+pub async fn generation_engines(
+    settings: &visiobook_runtime::Settings,
+    language: &str,
+) -> Result<visiobook_generation::Engines, visiobook_generation::GenerationError> {
+    use std::sync::Arc;
+    use visiobook_generation::images::{ImageEngine, OpenAiImages, Procedural};
+    use visiobook_generation::speech::{self, SpeechEngine};
+    use visiobook_runtime::settings::{ImageEngineSetting, SpeechEngineSetting};
+    let english = speech::primary_language(language) == "en";
+    let speech: Arc<dyn SpeechEngine> = match &settings.speech_engine {
+        SpeechEngineSetting::Auto | SpeechEngineSetting::Piper => {
+            match (english, piper(settings)) {
+                (true, Some(piper)) => piper,
+                _ => Arc::new(speech::espeak::Espeak::new(&settings.espeak).await?),
+            }
+        }
+        SpeechEngineSetting::Espeak => {
+            Arc::new(speech::espeak::Espeak::new(&settings.espeak).await?)
+        }
+        SpeechEngineSetting::AzureSpeech { endpoint, key } => {
+            Arc::new(speech::azure::AzureSpeech::new(endpoint, key.expose()))
+        }
+        SpeechEngineSetting::OpenAi {
+            endpoint,
+            api_key,
+            model,
+        } => Arc::new(speech::openai::OpenAiSpeech::new(
+            endpoint,
+            api_key
+                .as_ref()
+                .map(visiobook_runtime::settings::Secret::expose),
+            model,
+        )),
+    };
+    let images: Arc<dyn ImageEngine> = match &settings.image_engine {
+        ImageEngineSetting::Procedural => Arc::new(Procedural),
+        ImageEngineSetting::OpenAi {
+            endpoint,
+            api_key,
+            model,
+            azure_api_version,
+        } => {
+            let key = api_key
+                .as_ref()
+                .map(visiobook_runtime::settings::Secret::expose);
+            Arc::new(match azure_api_version {
+                Some(version) => OpenAiImages::azure(endpoint, key, model, version),
+                None => OpenAiImages::openai(endpoint, key, model),
+            })
+        }
+    };
+    Ok(visiobook_generation::Engines { speech, images })
+}
+
+/// How the settings size and pace a generation run.
+pub fn generation_config(
+    settings: &visiobook_runtime::Settings,
+) -> visiobook_generation::GenerationConfig {
+    let (width, height) = settings.render_preset.size();
+    let remote = matches!(
+        settings.speech_engine,
+        visiobook_runtime::settings::SpeechEngineSetting::AzureSpeech { .. }
+            | visiobook_runtime::settings::SpeechEngineSetting::OpenAi { .. }
+    );
+    visiobook_generation::GenerationConfig {
+        width,
+        height,
+        speech_concurrency: if remote { 4 } else { 1 },
+    }
+}
+
+/// The stored `analysis.v1` of an uploaded book.
+pub async fn stored_analysis(
+    state: &visiobook_runtime::AppState,
+    id: &str,
+) -> Result<visiobook_domain::Analysis, visiobook_runtime::ApiError> {
+    use visiobook_runtime::ApiError;
+    let not_found = || ApiError::not_found("book_not_found", format!("no book with id {id:?}"));
+    if !visiobook_domain::status::is_book_id(id) {
+        return Err(not_found());
+    }
+    crate::load_status(state, id).await?.ok_or_else(not_found)?;
+    match state
+        .blobs
+        .get(&visiobook_ports::BlobKey::parse(
+            &visiobook_domain::artifacts::analysis_key(id),
+        )?)
+        .await
+    {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(ApiError::internal),
+        Err(error) if error.kind == visiobook_ports::ErrorKind::NotFound => {
+            Err(ApiError::conflict(
+                "not_analysed",
+                "the book has not been analysed yet; see /api/v1/analysis/status/{id}",
+            ))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// The LLM engine's configuration when the settings choose it.
 pub fn llm_config(
     settings: &visiobook_runtime::Settings,

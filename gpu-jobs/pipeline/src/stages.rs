@@ -347,22 +347,56 @@ async fn execute(
         }
         Stage::Generation => {
             let analysis: Analysis = get_json(blobs, &analysis_key(book_id)).await?;
-            let (width, height) = settings.render_preset.size();
-            let config = visiobook_generation::GenerationConfig {
-                espeak: settings.espeak.clone(),
-                ffmpeg: settings.ffmpeg.clone(),
-                font_file: settings.font_file.clone(),
-                width,
-                height,
+            let config = crate::generation_config(settings);
+            let permanent = |error: visiobook_generation::GenerationError| {
+                if error.is_transient() {
+                    anyhow::Error::new(error)
+                } else {
+                    anyhow::Error::new(PermanentFailure {
+                        code: "generation_failed",
+                        message: error.to_string(),
+                    })
+                }
+            };
+            let engines = crate::generation_engines(settings, &analysis.language)
+                .await
+                .map_err(permanent)?;
+            let estimate = visiobook_generation::estimate(blobs, &analysis, &engines, &config)
+                .await
+                .map_err(permanent)?;
+            tracing::info!(
+                book.id = %book_id,
+                sentences = estimate.sentences_to_synthesise,
+                characters = estimate.characters_to_synthesise,
+                images = estimate.images_to_draw,
+                "generation planned"
+            );
+            let report_units = move |done: u64, total: u64| {
+                units(
+                    u32::try_from(done).unwrap_or(u32::MAX),
+                    u32::try_from(total).unwrap_or(u32::MAX),
+                    "scenes",
+                );
             };
             let report =
-                visiobook_generation::generate(blobs, &analysis, &config, progress).await?;
+                visiobook_generation::generate(blobs, &analysis, &engines, &config, &report_units)
+                    .await
+                    .map_err(permanent)?;
+            let counts = &report.counts;
             count(&mut result, "scenes", report.manifest.scenes.len());
-            result.counts.insert("generated".into(), report.generated);
-            result.counts.insert("reused".into(), report.reused);
-            result
-                .counts
-                .insert("narration_ms".into(), report.manifest.narration_ms);
+            for (name, value) in [
+                ("sentences_synthesised", counts.sentences_synthesised),
+                ("sentences_reused", counts.sentences_reused),
+                ("sentences_flagged", counts.sentences_flagged),
+                ("images_drawn", counts.images_drawn),
+                ("images_reused", counts.images_reused),
+                ("mixes_made", counts.mixes_made),
+                ("mixes_reused", counts.mixes_reused),
+                ("characters_planned", estimate.characters_to_synthesise),
+                ("narration_ms", report.manifest.narration_ms),
+            ] {
+                result.counts.insert(name.into(), value);
+            }
             state
                 .metrics
                 .narration_seconds

@@ -35,6 +35,15 @@ pub struct MediaManifest {
     pub schema: String,
     pub scenes: Vec<SceneMedia>,
     pub narration_ms: u64,
+    /// The speech engine that read the book (`piper`, `espeak`, `azure-speech`, `openai`).
+    #[serde(default)]
+    pub speech_engine: String,
+    /// The image engine that drew it (`procedural`, `openai`).
+    #[serde(default)]
+    pub image_engine: String,
+    /// Sentences that failed quality checks twice: used, not cached, to regenerate.
+    #[serde(default)]
+    pub flagged: Vec<QaFlag>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,9 +51,60 @@ pub struct SceneMedia {
     pub scene_id: String,
     pub chapter_ordinal: u32,
     pub chapter_title: String,
-    /// Narration WAV, content-addressed.
+    /// The voices alone (WAV, 24 kHz mono, about -16 LUFS), content-addressed.
     pub narration_key: String,
     pub narration_ms: u64,
-    /// Scene card PNG, content-addressed.
+    /// The voices with the soundscape ducked under them (WAV), content-addressed.
+    #[serde(default)]
+    pub audio_key: String,
+    /// Landscape (16:9) illustration, PNG, content-addressed.
     pub image_key: String,
+    /// Portrait (9:16) illustration, PNG, content-addressed.
+    #[serde(default)]
+    pub portrait_image_key: String,
+    /// The chapter's music mood and the scene's ambience (`rain`, `forest`, `none`...).
+    #[serde(default)]
+    pub music: String,
+    #[serde(default)]
+    pub ambience: String,
+    /// Every sentence read, with its timing in this scene's narration.
+    #[serde(default)]
+    pub sentences: Vec<SpokenSentence>,
+}
+
+/// A sentence as read, timed exactly (sample offsets) within its scene.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpokenSentence {
+    pub speaker: String,
+    /// The engine's voice name.
+    pub voice: String,
+    pub text: String,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// Word timings; estimated within the sentence when the engine does not report them.
+    pub words: Vec<WordTiming>,
+    /// The sentence's own audio, content-addressed.
+    pub audio_key: String,
+    /// Quality problems found (empty when it passed).
+    #[serde(default)]
+    pub qa: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WordTiming {
+    pub word: String,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+/// A sentence that failed quality checks after a retry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QaFlag {
+    pub scene_id: String,
+    /// Index of the sentence in the scene.
+    pub sentence: usize,
+    pub speaker: String,
+    pub text: String,
+    /// `silent`, `too_short`, `too_long`, `long_silence`, `clipping`.
+    pub problems: Vec<String>,
 }

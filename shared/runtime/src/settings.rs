@@ -122,8 +122,6 @@ pub struct Settings {
     pub ffmpeg: PathBuf,
     /// The espeak-ng executable (`VISIOBOOK_ESPEAK`, default `espeak-ng` on the PATH).
     pub espeak: PathBuf,
-    /// A TrueType font for scene cards (`VISIOBOOK_FONT_FILE`, default the bundled DejaVu Serif).
-    pub font_file: Option<PathBuf>,
     /// The tesseract executable (`VISIOBOOK_TESSERACT`, default `tesseract` on the PATH).
     pub tesseract: PathBuf,
     /// The pdftoppm executable (`VISIOBOOK_PDFTOPPM`, default `pdftoppm` on the PATH).
@@ -142,6 +140,50 @@ pub struct Settings {
     /// `VISIOBOOK_ANALYSIS_ENGINE` (`local`, default, or `llm` with `VISIOBOOK_LLM_ENDPOINT`,
     /// `VISIOBOOK_LLM_API_KEY`, `VISIOBOOK_LLM_MODEL`, `VISIOBOOK_LLM_API_VERSION`).
     pub analysis_engine: AnalysisEngine,
+    /// `VISIOBOOK_SPEECH_ENGINE`: `auto` (default: Piper for English when its voice is
+    /// installed, espeak-ng otherwise), `piper`, `espeak`, `azure-speech`
+    /// (`VISIOBOOK_AZURE_SPEECH_ENDPOINT`, `VISIOBOOK_AZURE_SPEECH_KEY`) or `openai`
+    /// (`VISIOBOOK_SPEECH_ENDPOINT`, `VISIOBOOK_SPEECH_API_KEY`, `VISIOBOOK_SPEECH_MODEL`).
+    pub speech_engine: SpeechEngineSetting,
+    /// `VISIOBOOK_IMAGE_ENGINE`: `procedural` (default) or `openai` (`VISIOBOOK_IMAGES_ENDPOINT`,
+    /// `VISIOBOOK_IMAGES_API_KEY`, `VISIOBOOK_IMAGES_MODEL`, and `VISIOBOOK_IMAGES_API_VERSION`
+    /// for Azure OpenAI, where the model is the deployment).
+    pub image_engine: ImageEngineSetting,
+}
+
+/// Which speech engine reads the books.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SpeechEngineSetting {
+    /// Piper for English when its voice is installed, espeak-ng for everything else.
+    Auto,
+    Piper,
+    Espeak,
+    AzureSpeech {
+        /// `https://<region>.tts.speech.microsoft.com`.
+        endpoint: String,
+        key: Secret,
+    },
+    OpenAi {
+        /// Base URL up to `/v1`.
+        endpoint: String,
+        api_key: Option<Secret>,
+        model: String,
+    },
+}
+
+/// Which image engine draws the scenes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageEngineSetting {
+    Procedural,
+    OpenAi {
+        /// Base URL up to `/v1`, or the Azure OpenAI resource endpoint.
+        endpoint: String,
+        api_key: Option<Secret>,
+        /// The model, or the Azure OpenAI deployment.
+        model: String,
+        /// Set for Azure OpenAI (`?api-version=`).
+        azure_api_version: Option<String>,
+    },
 }
 
 /// A setting that could not be understood.
@@ -208,7 +250,68 @@ impl Settings {
                 });
             }
         };
+        let required = |variable: &str, why: &str| {
+            reader.text(variable).ok_or_else(|| SettingsError {
+                variable: variable.into(),
+                message: why.into(),
+            })
+        };
+        let speech_engine = match reader.text("VISIOBOOK_SPEECH_ENGINE").as_deref() {
+            None | Some("auto") => SpeechEngineSetting::Auto,
+            Some("piper") => SpeechEngineSetting::Piper,
+            Some("espeak") => SpeechEngineSetting::Espeak,
+            Some("azure-speech") => SpeechEngineSetting::AzureSpeech {
+                endpoint: required(
+                    "VISIOBOOK_AZURE_SPEECH_ENDPOINT",
+                    "the azure-speech engine needs the resource's speech endpoint",
+                )?,
+                key: Secret(required(
+                    "VISIOBOOK_AZURE_SPEECH_KEY",
+                    "the azure-speech engine needs a key",
+                )?),
+            },
+            Some("openai") => SpeechEngineSetting::OpenAi {
+                endpoint: required(
+                    "VISIOBOOK_SPEECH_ENDPOINT",
+                    "the openai speech engine needs the base URL of an OpenAI-compatible API",
+                )?,
+                api_key: reader.text("VISIOBOOK_SPEECH_API_KEY").map(Secret),
+                model: reader
+                    .text("VISIOBOOK_SPEECH_MODEL")
+                    .unwrap_or_else(|| "tts-1".into()),
+            },
+            Some(other) => {
+                return Err(SettingsError {
+                    variable: "VISIOBOOK_SPEECH_ENGINE".into(),
+                    message: format!(
+                        "{other:?} is not auto, piper, espeak, azure-speech or openai"
+                    ),
+                });
+            }
+        };
+        let image_engine = match reader.text("VISIOBOOK_IMAGE_ENGINE").as_deref() {
+            None | Some("procedural") => ImageEngineSetting::Procedural,
+            Some("openai") => ImageEngineSetting::OpenAi {
+                endpoint: required(
+                    "VISIOBOOK_IMAGES_ENDPOINT",
+                    "the openai image engine needs the base URL of an images API",
+                )?,
+                api_key: reader.text("VISIOBOOK_IMAGES_API_KEY").map(Secret),
+                model: reader
+                    .text("VISIOBOOK_IMAGES_MODEL")
+                    .unwrap_or_else(|| "gpt-image-1".into()),
+                azure_api_version: reader.text("VISIOBOOK_IMAGES_API_VERSION"),
+            },
+            Some(other) => {
+                return Err(SettingsError {
+                    variable: "VISIOBOOK_IMAGE_ENGINE".into(),
+                    message: format!("{other:?} is not procedural or openai"),
+                });
+            }
+        };
         let settings = Self {
+            speech_engine,
+            image_engine,
             data_dir: reader
                 .text("VISIOBOOK_DATA_DIR")
                 .map_or_else(|| PathBuf::from(".data"), PathBuf::from),
@@ -247,7 +350,6 @@ impl Settings {
             espeak: reader
                 .text("VISIOBOOK_ESPEAK")
                 .map_or_else(|| PathBuf::from("espeak-ng"), PathBuf::from),
-            font_file: reader.text("VISIOBOOK_FONT_FILE").map(PathBuf::from),
             tesseract: reader
                 .text("VISIOBOOK_TESSERACT")
                 .map_or_else(|| PathBuf::from("tesseract"), PathBuf::from),
