@@ -153,9 +153,7 @@ pub fn spoken_text(text: &str) -> String {
         .replace(",!", "!")
         .replace(",?", "?");
     // A quote closed after a comma leaves `word,'`: drop a trailing apostrophe after punctuation.
-    cleaned
-        .trim_end_matches(['\'', ' '])
-        .to_owned()
+    cleaned.trim_end_matches(['\'', ' ']).to_owned()
 }
 
 /// Sentences of a scene in reading order, with the pauses before them.
@@ -392,7 +390,7 @@ pub async fn narrate_scene(
         }
         narration.sentences.push(SpokenSentence {
             speaker: plan.speaker.clone(),
-            voice: plan.voice.name.clone(),
+            voice: plan.voice.label(),
             text: plan.text.clone(),
             start_ms: ms_for_samples(start),
             end_ms: ms_for_samples(end),

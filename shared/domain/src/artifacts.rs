@@ -76,7 +76,8 @@ pub struct SceneMedia {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpokenSentence {
     pub speaker: String,
-    /// The engine's voice name.
+    /// The engine's voice name, with its pitch shift and rate when not the default
+    /// (`joe +4.3 x1.08`: semitones for Piper, percent for espeak-ng and Azure).
     pub voice: String,
     pub text: String,
     pub start_ms: u64,

@@ -111,6 +111,19 @@ impl EngineVoice {
     pub fn fingerprint(&self) -> String {
         format!("{}|{:.3}|{:.3}", self.name, self.pitch, self.rate)
     }
+
+    /// How the voice is reported: its name, with pitch and rate when they are not the
+    /// default (`joe +4.3 x1.08`).
+    pub fn label(&self) -> String {
+        let mut label = self.name.clone();
+        if self.pitch.abs() >= 0.05 {
+            label.push_str(&format!(" {:+.1}", self.pitch));
+        }
+        if (self.rate - 1.0).abs() >= 0.005 {
+            label.push_str(&format!(" x{:.2}", self.rate));
+        }
+        label
+    }
 }
 
 /// What an engine returns for one sentence.
@@ -161,9 +174,7 @@ impl SpeechError {
             SpeechError::Http { status, .. } => *status == 429 || *status >= 500,
             // A tool that will not start or crashes is a node's problem (a retry may land on
             // a healthy one), not the book's.
-            SpeechError::Unreachable { .. } | SpeechError::Io(_) | SpeechError::Tool { .. } => {
-                true
-            }
+            SpeechError::Unreachable { .. } | SpeechError::Io(_) | SpeechError::Tool { .. } => true,
             _ => false,
         }
     }
