@@ -71,16 +71,9 @@ async fn a_text_is_analysed_on_the_spot() {
 async fn a_stored_book_is_summarised_and_its_status_shown() {
     let app = TestApp::spawn().await;
     let id = analysed_book(&app).await;
-    let summary: Value = app
-        .client
-        .post(app.url("/api/v1/analysis/summarize"))
-        .json(&json!({ "book_id": id }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let summary = app
+        .post_json("/api/v1/analysis/summarize", &json!({ "book_id": id }))
+        .await;
     assert_eq!(summary["chapters"].as_array().unwrap().len(), 2);
     assert!(!summary["summary"].as_str().unwrap().is_empty());
     assert!(!summary["scenes"].as_array().unwrap().is_empty());

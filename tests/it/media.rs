@@ -387,16 +387,9 @@ async fn remote_images_keep_each_character_the_same_across_scenes() {
     assert!(alice[0].contains("signature colour #"), "{}", alice[0]);
 
     // The stored pictures were fitted to the render frame; asking again is a cache hit.
-    let analysis: Value = app
-        .client
-        .post(app.url("/api/v1/analysis/extract-scenes"))
-        .json(&json!({ "book_id": id }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let analysis = app
+        .post_json("/api/v1/analysis/extract-scenes", &json!({ "book_id": id }))
+        .await;
     let scene_id = analysis["scenes"][0]["id"].as_str().unwrap().to_owned();
     let response = app
         .client
@@ -502,11 +495,9 @@ async fn the_media_routes_check_their_input_and_report_the_generation() {
     assert_eq!(status["estimate"]["sentences_to_synthesise"], 0);
     assert_eq!(status["estimate"]["images_to_draw"], 0);
 
-    let motion: Value = post("/api/v1/media/create-animations", json!({ "book_id": id }))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let motion = app
+        .post_json("/api/v1/media/create-animations", &json!({ "book_id": id }))
+        .await;
     let shots = motion["shots"].as_array().unwrap();
     assert!(!shots.is_empty());
     assert!(shots[0]["motion"]["to"]["zoom"].as_f64().unwrap() > 1.0);

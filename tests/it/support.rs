@@ -102,6 +102,19 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
+    /// POSTs a JSON body and returns the JSON answer (any status).
+    pub async fn post_json(&self, path: &str, body: &Value) -> Value {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Uploads raw bytes as the request body.
     pub async fn upload(&self, bytes: Vec<u8>) -> reqwest::Response {
         self.client

@@ -831,12 +831,7 @@ pub(crate) fn bounded(text: &str, max: usize) -> String {
     )
 }
 
-/// FNV-1a, for stable seeds.
-fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
+use visiobook_domain::stable_seed as fnv;
 
 #[cfg(test)]
 mod tests {

@@ -503,12 +503,7 @@ fn parse_hex(hex: &str) -> Option<[u8; 3]> {
     Some([channel(0)?, channel(2)?, channel(4)?])
 }
 
-/// A stable 64-bit seed from a string (FNV-1a).
-pub fn seed_of(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
+pub use visiobook_domain::stable_seed as seed_of;
 
 #[cfg(test)]
 mod tests {

@@ -20,6 +20,14 @@ pub fn word_count(text: &str) -> usize {
         .count()
 }
 
+/// A stable 64-bit seed from a string (FNV-1a): the same text gives the same seed on every
+/// machine and in every version, for looks, layouts and music that must not change.
+pub fn stable_seed(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// Splits text into sentences at `.`, `!`, `?` followed by a space (quotes kept).
 pub fn sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
