@@ -39,6 +39,13 @@ enum Command {
         /// The book's language (en, fr...); detected when absent.
         #[arg(long)]
         lang: Option<String>,
+        /// Exports to make, comma-separated: mp4, webm, gif, m4b, srt, vtt, epub, storyboard,
+        /// or all (overrides VISIOBOOK_EXPORT_FORMATS; default all).
+        #[arg(long, value_parser = parse_formats)]
+        formats: Option<String>,
+        /// Draw the subtitles into the picture too (overrides VISIOBOOK_BURN_SUBTITLES).
+        #[arg(long)]
+        burn_subtitles: bool,
     },
     /// Run the local estate: every HTTP function, the queue workers and the timers.
     Dev {
@@ -81,8 +88,12 @@ enum Command {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Preset {
+    /// 640x360, 12 fps, fastest encode.
     Preview,
+    /// 1280x720, 25 fps, x264 veryfast.
     Standard,
+    /// 1920x1080, 30 fps, x264 medium.
+    Final,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -91,6 +102,11 @@ enum JobStage {
     Analysis,
     Generation,
     Assembly,
+}
+
+/// Checks an export list as clap parses it, so a typo is refused before any work.
+fn parse_formats(list: &str) -> Result<String, String> {
+    visiobook_assembly::Format::parse_list(list).map(|_| list.to_owned())
 }
 
 fn main() -> ExitCode {
@@ -104,14 +120,25 @@ fn main() -> ExitCode {
             variables.insert("VISIOBOOK_PORT".into(), port.to_string());
         }
         Command::Render {
-            preset: Some(preset),
+            preset,
+            formats,
+            burn_subtitles,
             ..
         } => {
-            let name = match preset {
-                Preset::Preview => "preview",
-                Preset::Standard => "standard",
-            };
-            variables.insert("VISIOBOOK_RENDER_PRESET".into(), name.into());
+            if let Some(preset) = preset {
+                let name = match preset {
+                    Preset::Preview => "preview",
+                    Preset::Standard => "standard",
+                    Preset::Final => "final",
+                };
+                variables.insert("VISIOBOOK_RENDER_PRESET".into(), name.into());
+            }
+            if let Some(formats) = formats {
+                variables.insert("VISIOBOOK_EXPORT_FORMATS".into(), formats.clone());
+            }
+            if *burn_subtitles {
+                variables.insert("VISIOBOOK_BURN_SUBTITLES".into(), "true".into());
+            }
         }
         _ => {}
     }

@@ -13,6 +13,7 @@ pub fn functions() -> anyhow::Result<Registry<AppState>> {
     functions.extend(visiobook_content::functions());
     functions.extend(visiobook_analysis_api::functions());
     functions.extend(visiobook_media_api::functions());
+    functions.extend(visiobook_assembly_api::functions());
     Registry::new(functions)
 }
 

@@ -90,12 +90,23 @@ pub async fn run(
         bail!("the book failed: {reason}");
     }
 
-    let video = status
-        .outputs
-        .get("video")
-        .context("the finished book has no video")?;
+    // Every export, under its own file name; the storyboard unpacked so it opens offline.
+    let mut exports = Vec::new();
+    for output in status.outputs.values() {
+        let Some(name) = output.blob_key.split("/exports/").nth(1) else {
+            continue;
+        };
+        let path = out.join(name);
+        copy_blob(&state, &output.blob_key, &path).await?;
+        if name == "storyboard.zip" {
+            let folder = out.join("storyboard");
+            let zip = path.clone();
+            tokio::task::spawn_blocking(move || unzip(&zip, &folder)).await??;
+        }
+        exports.push(path);
+    }
+    exports.sort();
     let video_path = out.join("video.mp4");
-    copy_blob(&state, &video.blob_key, &video_path).await?;
     // The illustrations, to look at one by one.
     if let Some(output) = status.outputs.get("media") {
         let manifest: visiobook_domain::artifacts::MediaManifest =
@@ -135,9 +146,25 @@ pub async fn run(
         reason = "telling the user where the outputs are is the point"
     )]
     {
-        println!("video:  {}", video_path.display());
+        for export in &exports {
+            println!("export: {}", export.display());
+        }
+        if out.join("storyboard/index.html").is_file() {
+            println!(
+                "storyboard: {}",
+                out.join("storyboard/index.html").display()
+            );
+        }
         println!("images: {}", out.join("illustrations").display());
         println!("report: {}", report_path.display());
+        if let Some(counts) = status.record(Stage::Assembly).map(|record| &record.counts) {
+            let count = |name: &str| counts.get(name).copied().unwrap_or(0);
+            println!(
+                "video: {} segments encoded, {} reused",
+                count("segments_encoded"),
+                count("segments_reused"),
+            );
+        }
         if let Some(counts) = status
             .record(Stage::Generation)
             .map(|record| &record.counts)
@@ -166,6 +193,25 @@ async fn copy_blob(state: &AppState, key: &str, path: &Path) -> anyhow::Result<(
     .await?;
     std::fs::rename(&temporary, path)
         .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Unpacks a zip made by assembly into `folder` (entry names checked: nothing may land
+/// outside it).
+fn unzip(zip: &Path, folder: &Path) -> anyhow::Result<()> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip)?)?;
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index)?;
+        let Some(relative) = entry.enclosed_name() else {
+            bail!("{} holds an unsafe path {:?}", zip.display(), entry.name());
+        };
+        let path = folder.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut file = std::fs::File::create(&path)?;
+        std::io::copy(&mut entry, &mut file)?;
+    }
     Ok(())
 }
 

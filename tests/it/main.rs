@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
 mod analysis_api;
+mod assembly;
 mod bad_input;
 mod cli;
 mod faults;

@@ -500,7 +500,13 @@ async fn the_media_routes_check_their_input_and_report_the_generation() {
         .await;
     let shots = motion["shots"].as_array().unwrap();
     assert!(!shots.is_empty());
-    assert!(shots[0]["motion"]["to"]["zoom"].as_f64().unwrap() > 1.0);
+    let zoom = |shot: &Value, end: &str| shot["motion"][end]["zoom"].as_f64().unwrap();
+    assert!(
+        shots
+            .iter()
+            .all(|s| zoom(s, "from").max(zoom(s, "to")) > 1.05),
+        "every shot moves: {motion}"
+    );
 }
 
 #[tokio::test]

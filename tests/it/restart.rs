@@ -20,6 +20,8 @@ impl Dev {
             .args(["dev", "--port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
             .env("VISIOBOOK_RENDER_PRESET", "preview")
+            // The restart is what is under test, not the exports (tests/it/assembly.rs).
+            .env("VISIOBOOK_EXPORT_FORMATS", "mp4")
             .env("VISIOBOOK_LOCK_DURATION_SECONDS", "3")
             .env("VISIOBOOK_QUEUE_POLL_MS", "100")
             .env("VISIOBOOK_LOG", "warn")

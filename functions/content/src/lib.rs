@@ -7,9 +7,7 @@
 //! | `ContentStatus` | `GET /api/v1/content/status/{id}` |
 //! | `ContentPreview` | `GET /api/v1/content/preview/{id}` |
 //! | `ContentIngest` | queue `ingestion`, sends to `analysis` |
-//! | `AssemblyExport` | `GET /api/v1/assembly/export/{format}?id=...` (the rendered video) |
 
-mod export;
 mod preview;
 mod status;
 mod upload;
@@ -46,12 +44,6 @@ pub fn functions() -> Vec<FunctionDef<AppState>> {
             "v1/content/preview/{id}",
             &[Method::GET],
             get(preview::preview),
-        ),
-        FunctionDef::http(
-            "AssemblyExport",
-            "v1/assembly/export/{format}",
-            &[Method::GET],
-            get(export::export),
         ),
         FunctionDef::queue(
             "ContentIngest",

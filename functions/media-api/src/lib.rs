@@ -244,12 +244,26 @@ async fn create_animations(
     ApiJson(request): ApiJson<AnimationRequest>,
 ) -> Result<ApiJson<Value>, ApiError> {
     let analysis = visiobook_pipeline::stored_analysis(&state, &request.book_id).await?;
+    // Toward the cast where the generated pictures put it, else the middle.
+    let manifest: Option<MediaManifest> = match state
+        .blobs
+        .get(&BlobKey::parse(&media_key(&request.book_id))?)
+        .await
+    {
+        Ok(bytes) => serde_json::from_slice(&bytes).ok(),
+        Err(_) => None,
+    };
     let shots: Vec<Value> = analysis
         .scenes
         .iter()
-        .map(|scene| {
-            let motion = visiobook_generation::images::motion_for(scene);
-            json!({ "scene_id": scene.id, "motion": motion })
+        .enumerate()
+        .map(|(index, scene)| {
+            let focus = manifest
+                .as_ref()
+                .and_then(|m| m.scenes.iter().find(|s| s.scene_id == scene.id))
+                .map_or((0.5, 0.5), |media| media.focus);
+            let camera = visiobook_assembly::camera_for(&scene.id, index, focus, Some(scene));
+            json!({ "scene_id": scene.id, "motion": camera })
         })
         .collect();
     Ok(ApiJson(

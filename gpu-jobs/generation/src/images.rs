@@ -315,51 +315,6 @@ pub fn image_key(
     )
 }
 
-/// A frame over the still: its centre (0..1 of the picture) and zoom (1 = the whole picture).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct Frame {
-    pub x: f32,
-    pub y: f32,
-    pub zoom: f32,
-}
-
-/// A shot's slow pan and zoom, from the first frame to the last.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct Motion {
-    pub from: Frame,
-    pub to: Frame,
-}
-
-/// The motion of a scene's shot: deterministic per scene, livelier when the mood is intense,
-/// alternating zoom in and zoom out so consecutive shots do not repeat.
-pub fn motion_for(scene: &Scene) -> Motion {
-    let seed = seed_of(&scene.id);
-    let unit = |shift: u32| ((seed >> shift) & 0xffff) as f32 / 65_535.0;
-    let travel = 0.04 + 0.08 * scene.mood.intensity.clamp(0.0, 1.0);
-    let zoom = 1.0 + travel * 1.5;
-    let wide = Frame {
-        x: 0.5,
-        y: 0.5,
-        zoom: 1.0,
-    };
-    let close = Frame {
-        x: 0.5 + (unit(0) - 0.5) * travel * 2.0,
-        y: 0.5 + (unit(16) - 0.5) * travel,
-        zoom,
-    };
-    if scene.ordinal_in_chapter % 2 == 1 {
-        Motion {
-            from: wide,
-            to: close,
-        }
-    } else {
-        Motion {
-            from: close,
-            to: wide,
-        }
-    }
-}
-
 /// The art of a scene at one size.
 pub fn scene_art(analysis: &Analysis, scene: &Scene, width: u32, height: u32) -> SceneArt {
     let place = scene

@@ -259,6 +259,7 @@ pub async fn generate(
             portrait_image_key: image_keys[1].clone(),
             music: String::new(),
             ambience: String::new(),
+            focus: illustration::focus(&plan.arts[0].picture),
             sentences: narration.sentences,
         });
         voices.push(narration.pcm);

@@ -53,6 +53,8 @@ pub struct SentencePlan {
     pub voice: EngineVoice,
     pub pause_before_ms: u64,
     pub key: BlobKey,
+    /// The paragraph the sentence comes from (none for lines the narrator adds).
+    pub paragraph_id: Option<String>,
 }
 
 /// The user's and the analysis's pronunciations, applied to the text before synthesis.
@@ -225,12 +227,19 @@ pub fn plan_scene(
 ) -> Result<Vec<SentencePlan>, GenerationError> {
     let sentences = scene_sentences(scene)
         .into_iter()
-        .map(|(line, sentence, pause)| (line.speaker.as_str(), sentence, pause));
+        .map(|(line, sentence, pause)| {
+            (
+                line.speaker.as_str(),
+                sentence,
+                pause,
+                line.paragraph_id.clone(),
+            )
+        });
     plan_sentences(sentences, cast, lexicon, engine, language)
 }
 
 fn plan_sentences<'a>(
-    sentences: impl Iterator<Item = (&'a str, String, u64)>,
+    sentences: impl Iterator<Item = (&'a str, String, u64, Option<String>)>,
     cast: &Cast,
     lexicon: &Lexicon,
     engine: &dyn SpeechEngine,
@@ -238,7 +247,7 @@ fn plan_sentences<'a>(
 ) -> Result<Vec<SentencePlan>, GenerationError> {
     let fingerprint = engine.fingerprint();
     let mut plans = Vec::new();
-    for (speaker, sentence, pause) in sentences {
+    for (speaker, sentence, pause, paragraph_id) in sentences {
         let spoken = lexicon.apply(&spoken_text(&sentence));
         if !spoken.chars().any(char::is_alphanumeric) {
             continue;
@@ -263,6 +272,7 @@ fn plan_sentences<'a>(
             voice,
             pause_before_ms: pause,
             key,
+            paragraph_id,
         });
     }
     Ok(plans)
@@ -287,7 +297,7 @@ pub async fn speak(
         .enumerate()
         .map(|(index, sentence)| {
             let pause = if index == 0 { 0 } else { PAUSE_IN_LINE_MS };
-            (NARRATOR, sentence.to_owned(), pause)
+            (NARRATOR, sentence.to_owned(), pause, None)
         });
     let plans = plan_sentences(sentences, &cast, lexicon, engine, language)?;
     let narration = narrate_scene(blobs, engine, "preview", &plans, language, 2).await?;
@@ -397,6 +407,7 @@ pub async fn narrate_scene(
             words: estimate_words(&plan.text, start, end),
             audio_key: plan.key.to_string(),
             qa: take.problems,
+            paragraph_id: plan.paragraph_id.clone(),
         });
     }
     // Each sentence is at the target already; pauses between them pull the scene's integrated

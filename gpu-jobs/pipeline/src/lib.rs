@@ -293,6 +293,112 @@ pub async fn stored_analysis(
     }
 }
 
+/// Where a book's render options live (set by `POST /api/v1/assembly/render-final`).
+pub const ASSEMBLY_OPTIONS_CONTAINER: &str = "assembly-options";
+
+/// How a user wants a book rendered; what is absent comes from the settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssemblyOptions {
+    /// `preview`, `standard` or `final`.
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// Export names (`mp4`, `webm`, `gif`, `m4b`, `srt`, `vtt`, `epub`, `storyboard`).
+    #[serde(default)]
+    pub formats: Option<Vec<String>>,
+    #[serde(default)]
+    pub burn_subtitles: Option<bool>,
+}
+
+/// How assembly renders, from the settings and the book's options; an unknown preset or export
+/// name is an error.
+pub fn assembly_config(
+    settings: &visiobook_runtime::Settings,
+    options: Option<&AssemblyOptions>,
+) -> Result<visiobook_assembly::AssemblyConfig, String> {
+    let preset_name = options
+        .and_then(|o| o.preset.as_deref())
+        .unwrap_or(settings.render_preset.name());
+    let preset = visiobook_assembly::Preset::named(preset_name).ok_or_else(|| {
+        format!("{preset_name:?} is not a render preset (preview, standard or final)")
+    })?;
+    let formats = match options.and_then(|o| o.formats.as_ref()) {
+        Some(formats) => visiobook_assembly::Format::parse_list(&formats.join(","))?,
+        None => visiobook_assembly::Format::parse_list(&settings.export_formats)?,
+    };
+    Ok(visiobook_assembly::AssemblyConfig {
+        ffmpeg: settings.ffmpeg.clone(),
+        preset,
+        formats,
+        burn_subtitles: options
+            .and_then(|o| o.burn_subtitles)
+            .unwrap_or(settings.burn_subtitles),
+        jobs: settings.render_jobs,
+        modified: visiobook_runtime::now_rfc3339()
+            .split('.')
+            .next()
+            .map(|seconds| format!("{}Z", seconds.trim_end_matches('Z')))
+            .unwrap_or_default(),
+    })
+}
+
+/// Why a book cannot be rendered again.
+#[derive(Debug, thiserror::Error)]
+pub enum RerenderError {
+    #[error("no book with id {0:?}")]
+    NotFound(String),
+    #[error("the book is not ready to render again (it is {0:?})")]
+    NotReady(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Renders a finished book again with `options` (a higher preset, other exports): the options
+/// are stored for the assembly stage, which is reopened and sent a new message.
+pub async fn render_again(
+    state: &AppState,
+    book_id: &str,
+    options: AssemblyOptions,
+) -> Result<BookStatus, RerenderError> {
+    assembly_config(&state.settings, Some(&options)).map_err(RerenderError::Invalid)?;
+    let status = load_status(state, book_id)
+        .await?
+        .ok_or_else(|| RerenderError::NotFound(book_id.to_owned()))?;
+    let assembling_failed = status.state == visiobook_domain::BookState::Failed
+        && status.error.as_ref().map(|e| e.stage) == Some(Stage::Assembly);
+    if status.state != visiobook_domain::BookState::Ready && !assembling_failed {
+        return Err(RerenderError::NotReady(
+            format!("{:?}", status.state).to_lowercase(),
+        ));
+    }
+    let body = visiobook_ports::document::to_body(&options)?;
+    state
+        .documents
+        .upsert(ASSEMBLY_OPTIONS_CONTAINER, book_id, book_id, body)
+        .await?;
+    let reopened = update_status(state, book_id, |status| {
+        status.reopen_stage(Stage::Assembly, &now_rfc3339());
+    })
+    .await?
+    .ok_or_else(|| RerenderError::NotFound(book_id.to_owned()))?;
+    let message = StageMessage {
+        book_id: book_id.to_owned(),
+        correlation_id: status.correlation_id.clone(),
+    };
+    let mut outgoing = outgoing(&message, Stage::Assembly)?;
+    // A new id: the first render's message id is remembered by duplicate detection.
+    outgoing.message_id = format!(
+        "{}-{}",
+        message.message_id(Stage::Assembly),
+        uuid::Uuid::new_v4().simple()
+    );
+    state.queue.send(Stage::Assembly.queue(), outgoing).await?;
+    tracing::info!(book.id = %book_id, ?options, "render requested again");
+    Ok(reopened)
+}
+
 /// The LLM engine's configuration when the settings choose it.
 pub fn llm_config(
     settings: &visiobook_runtime::Settings,

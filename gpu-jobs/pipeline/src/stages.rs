@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use visiobook_domain::artifacts::{
-    MediaManifest, analysis_key, book_key, media_key, source_key, timeline_key, video_key,
+    MediaManifest, analysis_key, book_key, media_key, source_key, timeline_key,
 };
 use visiobook_domain::status::{BookState, OutputRef};
 use visiobook_domain::{Analysis, Book, Stage, StageMessage};
@@ -152,16 +152,21 @@ fn progress_reporter(
     tokio::task::JoinHandle<()>,
 ) {
     let (sender, mut receiver) = tokio::sync::watch::channel(Report::default());
+    let started = Instant::now();
     let task = tokio::spawn(async move {
         while receiver.changed().await.is_ok() {
             let report = receiver.borrow_and_update().clone();
             let now = now_rfc3339();
+            // The pace so far, once there is enough of it to go by.
+            let elapsed = started.elapsed().as_secs_f64();
+            let eta = (report.fraction > 0.02 && elapsed > 1.0)
+                .then(|| (elapsed * (1.0 - report.fraction) / report.fraction).round() as u64);
             // Progress is advisory: a failed write is retried by the next report.
-            if let Err(error) = update_status(&state, &book_id, |status| match &report.units {
-                Some((done, total, unit)) => {
-                    status.progress_units(stage, *done, *total, unit, &now)
+            if let Err(error) = update_status(&state, &book_id, |status| {
+                if let Some((done, total, unit)) = &report.units {
+                    status.progress_units(stage, *done, *total, unit, &now);
                 }
-                None => status.progress(stage, report.fraction, &now),
+                status.progress_with_eta(stage, report.fraction, eta, &now);
             })
             .await
             {
@@ -407,38 +412,65 @@ async fn execute(
         Stage::Assembly => {
             let manifest: MediaManifest = get_json(blobs, &media_key(book_id)).await?;
             let analysis: Analysis = get_json(blobs, &analysis_key(book_id)).await?;
-            let (width, height) = settings.render_preset.size();
-            let timeline =
-                visiobook_assembly::build_timeline(&analysis.title, &manifest, width, height);
+            let book: Book = get_json(blobs, &book_key(book_id)).await?;
+            let options = visiobook_ports::document::read_typed::<crate::AssemblyOptions>(
+                state.documents.as_ref(),
+                crate::ASSEMBLY_OPTIONS_CONTAINER,
+                book_id,
+                book_id,
+            )
+            .await?
+            .map(|(options, _)| options);
+            let config = crate::assembly_config(settings, options.as_ref()).map_err(|message| {
+                anyhow::Error::new(PermanentFailure {
+                    code: "invalid_export",
+                    message,
+                })
+            })?;
+            let timeline = visiobook_assembly::build_timeline(
+                &analysis,
+                book.author.as_deref(),
+                &manifest,
+                config.preset.canvas(),
+            );
             let timeline_output = put_json(blobs, &timeline_key(book_id), &timeline).await?;
-            let config = visiobook_assembly::AssemblyConfig {
-                ffmpeg: settings.ffmpeg.clone(),
-                width,
-                height,
-                x264_preset: "veryfast",
-            };
-            let video = tempfile::Builder::new()
-                .prefix("visiobook-")
-                .suffix(".mp4")
-                .tempfile()?;
-            visiobook_assembly::render_mp4(blobs, &timeline, &config, video.path(), progress)
-                .await?;
-            let key = BlobKey::parse(&video_key(book_id))?;
-            let meta = blobs.put_file(&key, video.path(), "video/mp4").await?;
+            let report = visiobook_assembly::assemble(blobs, &timeline, &config, progress).await?;
+            for export in &report.files {
+                let key = BlobKey::parse(&visiobook_domain::artifacts::export_key(
+                    book_id,
+                    &export.file_name,
+                ))?;
+                let meta = blobs
+                    .put_file(&key, &export.path, export.content_type)
+                    .await?;
+                let timed = matches!(
+                    export.format,
+                    visiobook_assembly::Format::Mp4
+                        | visiobook_assembly::Format::Webm
+                        | visiobook_assembly::Format::M4b
+                );
+                result.outputs.push((
+                    visiobook_assembly::output_name(&export.file_name).to_owned(),
+                    OutputRef {
+                        blob_key: key.to_string(),
+                        content_type: export.content_type.into(),
+                        size_bytes: meta.size_bytes,
+                        duration_ms: timed.then_some(timeline.duration_ms),
+                    },
+                ));
+            }
             count(&mut result, "shots", timeline.shots.len());
-            result
-                .counts
-                .insert("duration_ms".into(), timeline.duration_ms);
+            count(&mut result, "exports", report.files.len());
+            for (name, value) in [
+                ("duration_ms", timeline.duration_ms),
+                ("segments_encoded", report.segments_encoded),
+                ("segments_reused", report.segments_reused),
+                ("chapters", timeline.chapters.len() as u64),
+                ("cues", timeline.cues.len() as u64),
+            ] {
+                result.counts.insert(name.into(), value);
+            }
             result.outputs.push(("timeline".into(), timeline_output));
-            result.outputs.push((
-                "video".into(),
-                OutputRef {
-                    blob_key: key.to_string(),
-                    content_type: "video/mp4".into(),
-                    size_bytes: meta.size_bytes,
-                    duration_ms: Some(timeline.duration_ms),
-                },
-            ));
         }
     }
     Ok(result)

@@ -20,8 +20,9 @@ pub fn media_key(book_id: &str) -> String {
 pub fn timeline_key(book_id: &str) -> String {
     format!("books/{book_id}/timeline.v1.json")
 }
-pub fn video_key(book_id: &str) -> String {
-    format!("books/{book_id}/video.mp4")
+/// A file made by assembly (`video.mp4`, `subtitles.vtt`, `read-along.epub`...).
+pub fn export_key(book_id: &str, file_name: &str) -> String {
+    format!("books/{book_id}/exports/{file_name}")
 }
 /// Content-addressed media shared by every book (`cache/<kind>/<sha256>.<ext>`).
 pub fn cache_key(kind: &str, hash_hex: &str, extension: &str) -> String {
@@ -67,9 +68,17 @@ pub struct SceneMedia {
     pub music: String,
     #[serde(default)]
     pub ambience: String,
+    /// Where a camera should move toward in the landscape illustration (fractions of its
+    /// width and height): the cast, or the scenery when nobody is drawn.
+    #[serde(default = "centre")]
+    pub focus: (f32, f32),
     /// Every sentence read, with its timing in this scene's narration.
     #[serde(default)]
     pub sentences: Vec<SpokenSentence>,
+}
+
+fn centre() -> (f32, f32) {
+    (0.5, 0.5)
 }
 
 /// A sentence as read, timed exactly (sample offsets) within its scene.
@@ -89,6 +98,10 @@ pub struct SpokenSentence {
     /// Quality problems found (empty when it passed).
     #[serde(default)]
     pub qa: Vec<String>,
+    /// The paragraph of `book.v1` the sentence comes from (none for lines the narrator adds,
+    /// such as the chapter title).
+    #[serde(default)]
+    pub paragraph_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -136,6 +136,9 @@ pub struct StageRecord {
     /// Work units done while the stage runs (`12 of 86 pages`); the last count stays after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<UnitProgress>,
+    /// Seconds the running stage still needs, estimated from its pace so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta_seconds: Option<u64>,
 }
 
 /// Units of a stage's work done so far.
@@ -159,6 +162,7 @@ impl StageRecord {
             last_error: None,
             counts: BTreeMap::new(),
             progress: None,
+            eta_seconds: None,
         }
     }
 }
@@ -276,6 +280,18 @@ impl BookStatus {
         self.updated_at = now.to_owned();
     }
 
+    /// Progress with the time the stage still needs.
+    pub fn progress_with_eta(
+        &mut self,
+        stage: Stage,
+        fraction: f64,
+        eta_seconds: Option<u64>,
+        now: &str,
+    ) {
+        self.progress(stage, fraction, now);
+        self.record_mut(stage).eta_seconds = eta_seconds;
+    }
+
     /// Progress counted in units (`done` of `total` pages); also moves the percent.
     pub fn progress_units(&mut self, stage: Stage, done: u32, total: u32, unit: &str, now: &str) {
         self.progress(stage, f64::from(done) / f64::from(total.max(1)), now);
@@ -296,6 +312,7 @@ impl BookStatus {
     ) {
         let record = self.record_mut(stage);
         record.state = StageState::Done;
+        record.eta_seconds = None;
         record.completions += 1;
         record.finished_at = Some(now.to_owned());
         record.duration_ms = Some(duration_ms);
@@ -322,6 +339,20 @@ impl BookStatus {
     }
 
     /// Like [`BookStatus::fail_attempt`], with a stable error code.
+    /// Runs a finished (or failed) stage again, from the next delivery of its message: the
+    /// book is processing again; outputs stay until the new ones replace them.
+    pub fn reopen_stage(&mut self, stage: Stage, now: &str) {
+        self.state = BookState::Processing;
+        self.stage = Some(stage);
+        self.error = None;
+        let record = self.record_mut(stage);
+        record.state = StageState::Pending;
+        record.last_error = None;
+        record.progress = None;
+        record.eta_seconds = None;
+        self.updated_at = now.to_owned();
+    }
+
     pub fn fail(
         &mut self,
         stage: Stage,

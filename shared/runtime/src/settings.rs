@@ -43,6 +43,8 @@ pub enum RenderPreset {
     Preview,
     /// 1280x720, x264 veryfast.
     Standard,
+    /// 1920x1080, x264 medium.
+    Final,
 }
 
 impl RenderPreset {
@@ -50,12 +52,14 @@ impl RenderPreset {
         match self {
             RenderPreset::Preview => (640, 360),
             RenderPreset::Standard => (1280, 720),
+            RenderPreset::Final => (1920, 1080),
         }
     }
     pub fn name(self) -> &'static str {
         match self {
             RenderPreset::Preview => "preview",
             RenderPreset::Standard => "standard",
+            RenderPreset::Final => "final",
         }
     }
 }
@@ -149,6 +153,14 @@ pub struct Settings {
     /// `VISIOBOOK_IMAGES_API_KEY`, `VISIOBOOK_IMAGES_MODEL`, and `VISIOBOOK_IMAGES_API_VERSION`
     /// for Azure OpenAI, where the model is the deployment).
     pub image_engine: ImageEngineSetting,
+    /// The exports assembly makes (`VISIOBOOK_EXPORT_FORMATS`, default `all`; or a list such as
+    /// `mp4,gif,epub` from mp4, webm, gif, m4b, srt, vtt, epub, storyboard).
+    pub export_formats: String,
+    /// Subtitles drawn into the video's picture (`VISIOBOOK_BURN_SUBTITLES`, default false);
+    /// the MP4 always carries them as a soft track too.
+    pub burn_subtitles: bool,
+    /// Video segments rendered at once (`VISIOBOOK_RENDER_JOBS`, default 2).
+    pub render_jobs: usize,
 }
 
 /// Which speech engine reads the books.
@@ -219,10 +231,11 @@ impl Settings {
         let render_preset = match reader.text("VISIOBOOK_RENDER_PRESET").as_deref() {
             None | Some("standard") => RenderPreset::Standard,
             Some("preview") => RenderPreset::Preview,
+            Some("final") => RenderPreset::Final,
             Some(other) => {
                 return Err(SettingsError {
                     variable: "VISIOBOOK_RENDER_PRESET".into(),
-                    message: format!("{other:?} is not preview or standard"),
+                    message: format!("{other:?} is not preview, standard or final"),
                 });
             }
         };
@@ -312,6 +325,20 @@ impl Settings {
         let settings = Self {
             speech_engine,
             image_engine,
+            export_formats: reader
+                .text("VISIOBOOK_EXPORT_FORMATS")
+                .unwrap_or_else(|| "all".into()),
+            burn_subtitles: match reader.text("VISIOBOOK_BURN_SUBTITLES").as_deref() {
+                None | Some("false" | "0" | "no") => false,
+                Some("true" | "1" | "yes") => true,
+                Some(other) => {
+                    return Err(SettingsError {
+                        variable: "VISIOBOOK_BURN_SUBTITLES".into(),
+                        message: format!("{other:?} is not true or false"),
+                    });
+                }
+            },
+            render_jobs: reader.parse("VISIOBOOK_RENDER_JOBS")?.unwrap_or(2).max(1),
             data_dir: reader
                 .text("VISIOBOOK_DATA_DIR")
                 .map_or_else(|| PathBuf::from(".data"), PathBuf::from),

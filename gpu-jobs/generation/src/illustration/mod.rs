@@ -317,6 +317,31 @@ pub fn scenery_for(words: &str, indoor: Option<bool>, time_of_day: TimeOfDay) ->
 // Drawing
 // ---------------------------------------------------------------------------------------
 
+/// Where a camera should move toward in this picture, as fractions of its width and height:
+/// the middle of the figures (the cast stands on the ground line), or a point above the middle
+/// of the scenery when nobody is drawn.
+pub fn focus(picture: &Picture) -> (f32, f32) {
+    let (width, height) = (picture.width.max(1) as f32, picture.height.max(1) as f32);
+    let slots = layout::figure_slots(picture.width, picture.height, picture.figures.len());
+    if slots.is_empty() {
+        return (0.5, 0.42);
+    }
+    let left = slots.iter().map(|s| s.rect.x).fold(f32::MAX, f32::min);
+    let right = slots
+        .iter()
+        .map(|s| s.rect.x + s.rect.w)
+        .fold(f32::MIN, f32::max);
+    let top = slots.iter().map(|s| s.rect.y).fold(f32::MAX, f32::min);
+    let bottom = slots
+        .iter()
+        .map(|s| s.rect.y + s.rect.h)
+        .fold(f32::MIN, f32::max);
+    (
+        ((left + right) / 2.0 / width).clamp(0.0, 1.0),
+        ((top + bottom) / 2.0 / height).clamp(0.0, 1.0),
+    )
+}
+
 /// Draws the picture and returns PNG bytes. Deterministic: the same [`Picture`] gives
 /// identical bytes.
 pub fn draw(picture: &Picture) -> Result<Vec<u8>, DrawError> {

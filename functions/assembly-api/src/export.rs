@@ -1,5 +1,6 @@
-//! `GET /api/v1/assembly/export/{format}?id=BOOK`: streams a rendered export, with single
-//! byte-range support so that players can seek. It belongs to the Storyboard Assembly service
+//! `GET /api/v1/assembly/export/{format}?id=BOOK`: streams a rendered export (`mp4`, `webm`,
+//! `gif`, `m4b`, `srt`, `vtt`, `words.vtt`, `epub`, `storyboard`), with single byte-range
+//! support so that players can seek. It belongs to the Storyboard Assembly service
 //! and moves to its own crate when that service grows.
 
 use axum::body::Body;
@@ -10,6 +11,21 @@ use serde::Deserialize;
 use visiobook_ports::{BlobKey, ByteRange};
 use visiobook_runtime::error::{ApiPath, ApiQuery};
 use visiobook_runtime::{ApiError, AppState};
+
+use crate::book_not_found;
+
+/// Export names in the route and the status outputs they serve.
+pub(crate) const FORMATS: [(&str, &str); 9] = [
+    ("mp4", "video"),
+    ("webm", "webm"),
+    ("gif", "gif"),
+    ("m4b", "audiobook"),
+    ("srt", "srt"),
+    ("vtt", "vtt"),
+    ("words.vtt", "words_vtt"),
+    ("epub", "epub"),
+    ("storyboard", "storyboard"),
+];
 
 #[derive(Debug, Deserialize)]
 pub struct ExportQuery {
@@ -22,21 +38,21 @@ pub async fn export(
     ApiQuery(query): ApiQuery<ExportQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let output_name = match format.as_str() {
-        "mp4" => "video",
-        other => {
-            return Err(ApiError::not_found(
-                "unknown_format",
-                format!("no export format {other:?}; available: mp4"),
-            ));
-        }
+    let Some(&(_, output_name)) = FORMATS.iter().find(|(name, _)| *name == format) else {
+        return Err(ApiError::not_found(
+            "unknown_format",
+            format!(
+                "no export format {format:?}; available: {}",
+                FORMATS.map(|(name, _)| name).join(", ")
+            ),
+        ));
     };
-    if !crate::valid_book_id(&query.id) {
-        return Err(crate::book_not_found(&query.id));
+    if !visiobook_domain::status::is_book_id(&query.id) {
+        return Err(book_not_found(&query.id));
     }
     let status = visiobook_pipeline::load_status(&state, &query.id)
         .await?
-        .ok_or_else(|| crate::book_not_found(&query.id))?;
+        .ok_or_else(|| book_not_found(&query.id))?;
     let output = status.outputs.get(output_name).ok_or_else(|| {
         ApiError::conflict(
             "export_not_ready",
@@ -45,7 +61,13 @@ pub async fn export(
     })?;
     let key = BlobKey::parse(&output.blob_key)?;
     let size = output.size_bytes;
-    let disposition = format!("inline; filename=\"{}.{format}\"", query.id);
+    let file_name = output
+        .blob_key
+        .rsplit('/')
+        .next()
+        .unwrap_or("export")
+        .to_owned();
+    let disposition = format!("inline; filename=\"{}-{file_name}\"", query.id);
     if let Some(range) = headers
         .get(header::RANGE)
         .and_then(|value| value.to_str().ok())
