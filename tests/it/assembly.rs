@@ -395,4 +395,26 @@ async fn the_storyboard_progress_and_render_again_routes() {
         .await;
     assert_eq!(gif.status(), StatusCode::OK);
     assert_eq!(gif.headers()["content-type"], "image/gif");
+    assert_eq!(
+        status["stages"]["assembly"]["counts"]["segments_encoded"], 0,
+        "from the cache"
+    );
+
+    // Subtitles burned into the picture: every segment is drawn again (it looks different).
+    let accepted = app
+        .client
+        .post(app.url(again))
+        .json(&json!({
+            "book_id": id, "preset": "preview", "formats": ["mp4"], "burn_subtitles": true
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    app.drain().await;
+    let status = app.status(&id).await;
+    assert_eq!(status["state"], "ready", "{status}");
+    let counts = &status["stages"]["assembly"]["counts"];
+    assert_eq!(counts["segments_encoded"], counts["shots"], "{counts}");
+    assert_eq!(counts["segments_reused"], 0);
 }
