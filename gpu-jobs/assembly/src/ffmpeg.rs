@@ -79,8 +79,7 @@ pub fn parse_clock(text: &str) -> Option<f64> {
 pub fn concat_list(paths: &[&Path]) -> String {
     let mut list = String::from("ffconcat version 1.0\n");
     for path in paths {
-        let quoted = path.display().to_string().replace('\'', "'\\''");
-        list.push_str(&format!("file '{quoted}'\n"));
+        list.push_str(&concat_entry(path));
     }
     list
 }
@@ -90,10 +89,15 @@ pub fn concat_list(paths: &[&Path]) -> String {
 pub fn timed_concat_list(entries: &[(&Path, u64)]) -> String {
     let mut list = String::from("ffconcat version 1.0\n");
     for (path, ms) in entries {
-        let quoted = path.display().to_string().replace('\'', "'\\''");
-        list.push_str(&format!("file '{quoted}'\nduration {}\n", seconds(*ms)));
+        list.push_str(&concat_entry(path));
+        list.push_str(&format!("duration {}\n", seconds(*ms)));
     }
     list
+}
+
+fn concat_entry(path: &Path) -> String {
+    let quoted = path.display().to_string().replace('\'', "'\\''");
+    format!("file '{quoted}'\n")
 }
 
 /// Seconds with millisecond precision, as ffmpeg options take them.

@@ -88,3 +88,23 @@ impl SpeechEngine for OpenAiSpeech {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn https_endpoints_are_spoken_to_over_tls() {
+        // Nothing listens there: the error must be a connection failure, not a client
+        // without TLS refusing the scheme.
+        let engine = OpenAiSpeech::new("https://127.0.0.1:9/v1", Some("k"), "tts-1");
+        let voice = engine.cast(&Casting::narrator(), "en");
+        let error = engine
+            .synthesize("Hello.", &voice, "en")
+            .await
+            .expect_err("nothing listens");
+        assert!(matches!(error, SpeechError::Unreachable { .. }), "{error}");
+        assert!(error.is_transient());
+        assert!(!error.to_string().contains("scheme"), "{error}");
+    }
+}
