@@ -752,9 +752,10 @@ fn segment_args(
     let fps = timeline.frame_rate.max(1);
     let mut filter = format!("[0:v]{}", ken_burns(shot.camera, frames, w, h, fps));
     if let Some(srt) = burned {
-        let size = (h / 24).max(12);
+        // libass sizes in a 288-line script space; the cue sits above the picture's own caption
+        // band (the bottom fifth of every illustration), on the scenery.
         filter.push_str(&format!(
-            ",subtitles=filename='{}':force_style='FontName=DejaVu Sans,FontSize={size},Outline=2,MarginV=24'",
+            ",subtitles=filename='{}':force_style='FontName=DejaVu Sans,FontSize=14,Outline=1.5,Shadow=0,MarginV=66'",
             srt.display()
         ));
     }
