@@ -53,8 +53,9 @@ build_release() {
   export VISIOBOOK_BIN
 }
 
-# Validators the tests run, written by others: epubcheck (Debian; it brings a Java runtime) and
-# the webvtt-py parser (PyPI, pinned by hash, installed under $VISIOBOOK_VALIDATORS).
+# Validators the tests run, written by others: epubcheck (Debian; it brings a Java runtime), the
+# webvtt-py parser and PyJWT with cryptography (PyPI, pinned by hash in scripts/validators.txt,
+# installed under $VISIOBOOK_VALIDATORS).
 export VISIOBOOK_VALIDATORS="${VISIOBOOK_VALIDATORS:-$HOME/.cache/visiobook/validators}"
 ensure_validators() {
   if ! command -v epubcheck >/dev/null 2>&1; then
@@ -62,8 +63,8 @@ ensure_validators() {
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends epubcheck
   fi
-  if ! PYTHONPATH="$VISIOBOOK_VALIDATORS" python3 -c 'import webvtt' >/dev/null 2>&1; then
-    log "installing webvtt-py into $VISIOBOOK_VALIDATORS"
+  if ! PYTHONPATH="$VISIOBOOK_VALIDATORS" python3 -c 'import webvtt, jwt, cryptography' >/dev/null 2>&1; then
+    log "installing webvtt-py and PyJWT into $VISIOBOOK_VALIDATORS"
     python3 -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
       --target "$VISIOBOOK_VALIDATORS" -r "$REPO_ROOT/scripts/validators.txt"
   fi
