@@ -20,8 +20,10 @@ impl Dev {
             .args(["dev", "--port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
             .env("VISIOBOOK_RENDER_PRESET", "preview")
-            // The restart is what is under test, not the exports (tests/it/assembly.rs).
+            // The restart is what is under test, not the exports (tests/it/assembly.rs) nor
+            // the voices (tests/it/media.rs): the fast local voice and the MP4 only.
             .env("VISIOBOOK_EXPORT_FORMATS", "mp4")
+            .env("VISIOBOOK_SPEECH_ENGINE", "espeak")
             .env("VISIOBOOK_LOCK_DURATION_SECONDS", "3")
             .env("VISIOBOOK_QUEUE_POLL_MS", "100")
             .env("VISIOBOOK_LOG", "warn")
@@ -95,7 +97,7 @@ async fn a_book_survives_a_kill_mid_assembly() {
 
     // Wait for the assembly to be under way, then kill the process without warning.
     let base = dev.base.clone();
-    eventually(Duration::from_secs(180), "assembly to start", || {
+    eventually(Duration::from_secs(300), "assembly to start", || {
         let (client, base, id) = (&client, &base, &id);
         async move {
             let status = status(client, base, id).await?;
