@@ -14,6 +14,8 @@ pub fn functions() -> anyhow::Result<Registry<AppState>> {
     functions.extend(visiobook_analysis_api::functions());
     functions.extend(visiobook_media_api::functions());
     functions.extend(visiobook_assembly_api::functions());
+    functions.extend(visiobook_users::functions());
+    functions.extend(visiobook_projects::functions());
     Registry::new(functions)
 }
 

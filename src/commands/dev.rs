@@ -54,10 +54,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         functions = registry.functions.len(),
         "visiobook dev is listening; HTTP functions are under /api"
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(super::shutdown_signal())
-        .await
-        .context("the HTTP server failed")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(super::shutdown_signal())
+    .await
+    .context("the HTTP server failed")?;
 
     stop.cancel();
     let drained = tokio::time::timeout(WORKER_GRACE, async {

@@ -47,7 +47,7 @@ pub async fn run(
         .file_name()
         .map(|name| name.to_string_lossy().into_owned());
     let submitted =
-        visiobook_pipeline::submit_book(&state, Bytes::from(bytes), file_name, language)
+        visiobook_pipeline::submit_book(&state, Bytes::from(bytes), file_name, language, None)
             .await
             .with_context(|| format!("{} cannot be rendered", book.display()))?;
     let book_id = submitted.id;

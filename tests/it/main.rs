@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
+mod accounts;
 mod analysis_api;
 mod assembly;
 mod bad_input;

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{assert_playable_video, eventually, fixture_bytes};
+use crate::support::{
+    assert_playable_video, authorised_client, eventually, fixture_bytes, register,
+};
 
 struct Dev {
     child: Child,
@@ -79,9 +81,11 @@ async fn wait_until_up(client: &reqwest::Client, base: &str) {
 async fn a_book_survives_a_kill_mid_assembly() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
-    let client = reqwest::Client::new();
     let dev = Dev::start(data.path(), port);
-    wait_until_up(&client, &dev.base).await;
+    wait_until_up(&reqwest::Client::new(), &dev.base).await;
+    // The session and the signing key live in the data directory: they outlive the kill.
+    let session = register(&dev.base, "restart@example.com").await;
+    let client = authorised_client(&session.access_token);
 
     let response = client
         .post(format!("{}/api/v1/content/upload", dev.base))

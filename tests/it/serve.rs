@@ -159,7 +159,11 @@ async fn a_non_forwarded_http_invocation_answers_in_outputs_res() {
             "Url": format!("http://localhost:7071/api/v1/content/status/{id}"),
             "Method": "GET",
             "Query": {},
-            "Headers": { "Accept": ["application/json"], "X-Request-Id": ["req-42"] },
+            "Headers": {
+                "Accept": ["application/json"],
+                "X-Request-Id": ["req-42"],
+                "Authorization": [format!("Bearer {}", app.session.access_token)],
+            },
             "Params": { "id": id },
             "Body": null
         } },
@@ -181,7 +185,9 @@ async fn a_non_forwarded_http_invocation_answers_in_outputs_res() {
 
     let missing = json!({ "Data": { "req": {
         "Url": "http://localhost:7071/api/v1/content/status/0123456789abcdef0123456789abcdef",
-        "Method": "GET", "Headers": {}, "Body": null
+        "Method": "GET",
+        "Headers": { "Authorization": [format!("Bearer {}", app.session.access_token)] },
+        "Body": null
     } }, "Metadata": {} });
     let result: Value = app
         .client

@@ -46,7 +46,58 @@ pub struct TestApp {
     pub state: AppState,
     pub registry: Arc<Registry<AppState>>,
     pub workers: Vec<QueueWorker<AppState>>,
+    /// The user every test starts signed in as (`client` sends their token).
+    pub session: Session,
     _data_dir: tempfile::TempDir,
+}
+
+/// A signed-in user: what `POST /api/v1/auth/register` answered.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: String,
+    pub email: String,
+    pub password: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+/// The password every test user gets.
+pub const TEST_PASSWORD: &str = "correct horse battery staple";
+
+/// Signs up `email` on the app at `base` (`http://host:port`).
+pub async fn register(base: &str, email: &str) -> Session {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&serde_json::json!({ "email": email, "password": TEST_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "registering {email}"
+    );
+    let body: Value = response.json().await.unwrap();
+    Session {
+        user_id: body["user"]["id"].as_str().unwrap().to_owned(),
+        email: email.to_owned(),
+        password: TEST_PASSWORD.to_owned(),
+        access_token: body["access_token"].as_str().unwrap().to_owned(),
+        refresh_token: body["refresh_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// A client whose every request carries `Authorization: Bearer <access_token>`.
+pub fn authorised_client(access_token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {access_token}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 impl TestApp {
@@ -67,16 +118,36 @@ impl TestApp {
         let app = visiobook_runtime::http::finish_router(registry.http_router(), state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap()
+        });
         let workers = registry::queue_workers(&registry, &state);
+        let base = format!("http://{address}");
+        let session = register(&base, "reader@example.com").await;
         Self {
             address,
-            client: reqwest::Client::new(),
+            client: authorised_client(&session.access_token),
             state,
             registry,
             workers,
+            session,
             _data_dir: data_dir,
         }
+    }
+
+    /// Signs up another user on this app and returns their session.
+    pub async fn register(&self, email: &str) -> Session {
+        register(&format!("http://{}", self.address), email).await
+    }
+
+    /// A client that sends `session`'s access token with every request.
+    pub fn client_for(&self, session: &Session) -> reqwest::Client {
+        authorised_client(&session.access_token)
     }
 
     /// Starts the custom-handler face (`visiobook serve`) over the same state.
@@ -167,6 +238,16 @@ impl TestApp {
             }
         }
     }
+}
+
+/// Where scripts/test installs the validators someone else wrote (PyJWT, webvtt-py...).
+pub fn validators_dir() -> String {
+    std::env::var("VISIOBOOK_VALIDATORS").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/visiobook/validators",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    })
 }
 
 /// Asserts the JSON error envelope and returns its code.

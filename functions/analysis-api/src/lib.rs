@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use visiobook_domain::Analysis;
 use visiobook_host::FunctionDef;
 use visiobook_runtime::error::{ApiJson, ApiPath};
-use visiobook_runtime::{ApiError, AppState};
+use visiobook_runtime::{ApiError, AppState, Caller};
 
 /// Longest text analysed on the spot, in characters; longer books go through upload.
 pub const MAX_INLINE_TEXT_CHARS: usize = 200_000;
@@ -70,9 +70,13 @@ struct Subject {
     language: Option<String>,
 }
 
-async fn analysis_of(state: &AppState, subject: Subject) -> Result<Analysis, ApiError> {
+async fn analysis_of(
+    state: &AppState,
+    caller: &Caller,
+    subject: Subject,
+) -> Result<Analysis, ApiError> {
     match (subject.book_id, subject.text) {
-        (Some(id), None) => visiobook_pipeline::stored_analysis(state, &id).await,
+        (Some(id), None) => visiobook_pipeline::stored_analysis(state, caller, &id).await,
         (None, Some(text)) => {
             if text.chars().count() > MAX_INLINE_TEXT_CHARS {
                 return Err(ApiError::new(
@@ -115,9 +119,10 @@ async fn analysis_of(state: &AppState, subject: Subject) -> Result<Analysis, Api
 
 async fn semantic(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(subject): ApiJson<Subject>,
 ) -> Result<ApiJson<Value>, ApiError> {
-    let analysis = analysis_of(&state, subject).await?;
+    let analysis = analysis_of(&state, &caller, subject).await?;
     Ok(ApiJson(json!({
         "schema": analysis.schema,
         "title": analysis.title,
@@ -133,9 +138,10 @@ async fn semantic(
 
 async fn extract_scenes(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(subject): ApiJson<Subject>,
 ) -> Result<ApiJson<Value>, ApiError> {
-    let analysis = analysis_of(&state, subject).await?;
+    let analysis = analysis_of(&state, &caller, subject).await?;
     Ok(ApiJson(
         json!({ "language": analysis.language, "engine": analysis.engine, "scenes": analysis.scenes }),
     ))
@@ -143,9 +149,10 @@ async fn extract_scenes(
 
 async fn summarize(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(subject): ApiJson<Subject>,
 ) -> Result<ApiJson<Value>, ApiError> {
-    let analysis = analysis_of(&state, subject).await?;
+    let analysis = analysis_of(&state, &caller, subject).await?;
     let scenes: Vec<Value> = analysis
         .scenes
         .iter()
@@ -160,13 +167,14 @@ async fn summarize(
 
 async fn status(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<Value>, ApiError> {
     let not_found = || ApiError::not_found("book_not_found", format!("no book with id {id:?}"));
     if !visiobook_domain::status::is_book_id(&id) {
         return Err(not_found());
     }
-    let status = visiobook_pipeline::load_status(&state, &id)
+    let status = visiobook_pipeline::load_status_for(&state, &caller, &id)
         .await?
         .ok_or_else(not_found)?;
     let record = status.record(visiobook_domain::Stage::Analysis);

@@ -11,14 +11,15 @@ use visiobook_domain::Analysis;
 use visiobook_ports::document::{read_typed, to_body};
 use visiobook_ports::{BlobKey, ETag};
 use visiobook_runtime::error::{ApiJson, ApiPath};
-use visiobook_runtime::{ApiError, AppState};
+use visiobook_runtime::{ApiError, AppState, Caller};
 
 pub async fn read(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     if !visiobook_domain::status::is_book_id(&id)
-        || visiobook_pipeline::load_status(&state, &id)
+        || visiobook_pipeline::load_status_for(&state, &caller, &id)
             .await?
             .is_none()
     {
@@ -46,11 +47,12 @@ pub async fn read(
 
 pub async fn write(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(overrides): ApiJson<StoryOverrides>,
 ) -> Result<Response, ApiError> {
-    let status = visiobook_pipeline::load_status(&state, &id)
+    let status = visiobook_pipeline::load_status_for(&state, &caller, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("book_not_found", format!("no book with id {id:?}")))?;
     let raw_key = status

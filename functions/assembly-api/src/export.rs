@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use visiobook_ports::{BlobKey, ByteRange};
 use visiobook_runtime::error::{ApiPath, ApiQuery};
-use visiobook_runtime::{ApiError, AppState};
+use visiobook_runtime::{ApiError, AppState, Caller};
 
 use crate::book_not_found;
 
@@ -34,6 +34,7 @@ pub struct ExportQuery {
 
 pub async fn export(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(format): ApiPath<String>,
     ApiQuery(query): ApiQuery<ExportQuery>,
     headers: HeaderMap,
@@ -50,7 +51,7 @@ pub async fn export(
     if !visiobook_domain::status::is_book_id(&query.id) {
         return Err(book_not_found(&query.id));
     }
-    let status = visiobook_pipeline::load_status(&state, &query.id)
+    let status = visiobook_pipeline::load_status_for(&state, &caller, &query.id)
         .await?
         .ok_or_else(|| book_not_found(&query.id))?;
     let output = status.outputs.get(output_name).ok_or_else(|| {

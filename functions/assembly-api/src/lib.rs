@@ -23,7 +23,7 @@ use visiobook_host::FunctionDef;
 use visiobook_pipeline::{AssemblyOptions, RerenderError};
 use visiobook_ports::{BlobKey, ErrorKind};
 use visiobook_runtime::error::{ApiJson, ApiPath};
-use visiobook_runtime::{ApiError, AppState};
+use visiobook_runtime::{ApiError, AppState, Caller};
 
 pub fn functions() -> Vec<FunctionDef<AppState>> {
     vec![
@@ -58,11 +58,15 @@ fn book_not_found(id: &str) -> ApiError {
     ApiError::not_found("book_not_found", format!("no book with id {id:?}"))
 }
 
-async fn status_of(state: &AppState, id: &str) -> Result<visiobook_domain::BookStatus, ApiError> {
+async fn status_of(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<visiobook_domain::BookStatus, ApiError> {
     if !visiobook_domain::status::is_book_id(id) {
         return Err(book_not_found(id));
     }
-    visiobook_pipeline::load_status(state, id)
+    visiobook_pipeline::load_status_for(state, caller, id)
         .await?
         .ok_or_else(|| book_not_found(id))
 }
@@ -89,10 +93,11 @@ struct BookRequest {
 
 async fn create_storyboard(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(request): ApiJson<BookRequest>,
 ) -> Result<ApiJson<Value>, ApiError> {
     let id = request.book_id;
-    let status = status_of(&state, &id).await?;
+    let status = status_of(&state, &caller, &id).await?;
     let timeline: Timeline = match state.blobs.get(&BlobKey::parse(&timeline_key(&id))?).await {
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(ApiError::internal)?,
         Err(error) if error.kind == ErrorKind::NotFound => {
@@ -165,12 +170,11 @@ struct RenderRequest {
 
 async fn render_final(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(request): ApiJson<RenderRequest>,
 ) -> Result<Response, ApiError> {
     let id = request.book_id;
-    if !visiobook_domain::status::is_book_id(&id) {
-        return Err(book_not_found(&id));
-    }
+    status_of(&state, &caller, &id).await?;
     let options = AssemblyOptions {
         preset: Some(request.preset.unwrap_or_else(|| "final".to_owned())),
         formats: request.formats,
@@ -200,9 +204,10 @@ async fn render_final(
 
 async fn progress(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<Value>, ApiError> {
-    let status = status_of(&state, &id).await?;
+    let status = status_of(&state, &caller, &id).await?;
     let assembly = status.record(visiobook_domain::Stage::Assembly);
     Ok(ApiJson(json!({
         "book_id": id,

@@ -6,19 +6,20 @@ use visiobook_domain::Book;
 use visiobook_domain::artifacts::book_key;
 use visiobook_ports::{BlobKey, ErrorKind};
 use visiobook_runtime::error::{ApiJson, ApiPath};
-use visiobook_runtime::{ApiError, AppState};
+use visiobook_runtime::{ApiError, AppState, Caller};
 
 /// How many characters of each chapter's opening the preview shows.
 const OPENING_CHARS: usize = 280;
 
 pub async fn preview(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<Value>, ApiError> {
     if !crate::valid_book_id(&id) {
         return Err(crate::book_not_found(&id));
     }
-    if visiobook_pipeline::load_status(&state, &id)
+    if visiobook_pipeline::load_status_for(&state, &caller, &id)
         .await?
         .is_none()
     {

@@ -4,17 +4,18 @@ use axum::extract::State;
 use serde_json::{Value, json};
 use visiobook_domain::status::BookState;
 use visiobook_runtime::error::{ApiJson, ApiPath};
-use visiobook_runtime::{ApiError, AppState};
+use visiobook_runtime::{ApiError, AppState, Caller};
 
 /// The status document with links: to itself, and to the video once ready.
 pub async fn status(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<Value>, ApiError> {
     if !crate::valid_book_id(&id) {
         return Err(crate::book_not_found(&id));
     }
-    let status = visiobook_pipeline::load_status(&state, &id)
+    let status = visiobook_pipeline::load_status_for(&state, &caller, &id)
         .await?
         .ok_or_else(|| crate::book_not_found(&id))?;
     let mut links = json!({ "self": format!("/api/v1/content/status/{id}") });

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 use visiobook_pipeline::SubmitError;
 use visiobook_runtime::error::ApiQuery;
-use visiobook_runtime::{ApiError, AppState};
+use visiobook_runtime::{ApiError, AppState, Caller};
 
 #[derive(Debug, Deserialize)]
 pub struct UploadQuery {
@@ -31,24 +31,27 @@ enum Expect {
 /// ingestion and answers 202 with the status URL.
 pub async fn upload(
     state: State<AppState>,
+    caller: Caller,
     query: ApiQuery<UploadQuery>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    accept(state, query, request, Expect::AnyBook).await
+    accept(state, caller, query, request, Expect::AnyBook).await
 }
 
 /// `POST /api/v1/content/scan-ocr`: the same for scanned pages (PNG, JPEG, TIFF or a PDF),
 /// which are read by OCR in the language given (`lang`) or detected.
 pub async fn scan_ocr(
     state: State<AppState>,
+    caller: Caller,
     query: ApiQuery<UploadQuery>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    accept(state, query, request, Expect::Scan).await
+    accept(state, caller, query, request, Expect::Scan).await
 }
 
 async fn accept(
     State(state): State<AppState>,
+    caller: Caller,
     ApiQuery(query): ApiQuery<UploadQuery>,
     request: Request,
     expect: Expect,
@@ -106,12 +109,13 @@ async fn accept(
             ));
         }
     }
-    let status = visiobook_pipeline::submit_book(&state, bytes, file_name, language)
-        .await
-        .map_err(|error| match error {
-            SubmitError::Rejected(error) => rejected(error),
-            SubmitError::Store(error) => ApiError::from(error),
-        })?;
+    let status =
+        visiobook_pipeline::submit_book(&state, bytes, file_name, language, Some(caller.user_id))
+            .await
+            .map_err(|error| match error {
+                SubmitError::Rejected(error) => rejected(error),
+                SubmitError::Store(error) => ApiError::from(error),
+            })?;
     let status_url = format!("/api/v1/content/status/{}", status.id);
     let body = json!({
         "id": status.id,

@@ -23,7 +23,7 @@ use visiobook_generation::speech::Casting;
 use visiobook_host::FunctionDef;
 use visiobook_ports::{BlobKey, ErrorKind};
 use visiobook_runtime::error::{ApiJson, ApiPath};
-use visiobook_runtime::{ApiError, AppState};
+use visiobook_runtime::{ApiError, AppState, Caller};
 
 /// Longest text one audition reads, in characters.
 pub const MAX_VOICE_TEXT_CHARS: usize = 2_000;
@@ -104,6 +104,7 @@ fn header_value(text: &str) -> HeaderValue {
 
 async fn synthesize_voice(
     State(state): State<AppState>,
+    _caller: Caller,
     ApiJson(request): ApiJson<VoiceRequest>,
 ) -> Result<Response, ApiError> {
     let text = request.text.trim();
@@ -193,9 +194,10 @@ enum Orientation {
 
 async fn generate_images(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(request): ApiJson<ImageRequest>,
 ) -> Result<Response, ApiError> {
-    let analysis = visiobook_pipeline::stored_analysis(&state, &request.book_id).await?;
+    let analysis = visiobook_pipeline::stored_analysis(&state, &caller, &request.book_id).await?;
     let scene = analysis
         .scenes
         .iter()
@@ -241,9 +243,10 @@ struct AnimationRequest {
 /// A shot's motion: where the frame starts and ends over the still (a slow pan and zoom).
 async fn create_animations(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(request): ApiJson<AnimationRequest>,
 ) -> Result<ApiJson<Value>, ApiError> {
-    let analysis = visiobook_pipeline::stored_analysis(&state, &request.book_id).await?;
+    let analysis = visiobook_pipeline::stored_analysis(&state, &caller, &request.book_id).await?;
     // Toward the cast where the generated pictures put it, else the middle.
     let manifest: Option<MediaManifest> = match state
         .blobs
@@ -273,10 +276,11 @@ async fn create_animations(
 
 async fn generation_status(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<Value>, ApiError> {
-    let analysis = visiobook_pipeline::stored_analysis(&state, &id).await;
-    let status = visiobook_pipeline::load_status(&state, &id)
+    let analysis = visiobook_pipeline::stored_analysis(&state, &caller, &id).await;
+    let status = visiobook_pipeline::load_status_for(&state, &caller, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("book_not_found", format!("no book with id {id:?}")))?;
     let record = status.record(visiobook_domain::Stage::Generation);

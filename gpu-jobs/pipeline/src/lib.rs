@@ -16,6 +16,93 @@ pub use status::{BOOKS_CONTAINER, load_status, update_status};
 /// The container of story-bible overrides (partition key and id: the book id).
 pub const OVERRIDES_CONTAINER: &str = "overrides";
 
+/// Which books each user uploaded (partition key: the user id; id: the book id), so that a
+/// user's books can be listed, exported and deleted without a cross-partition query.
+pub const OWNED_BOOKS_CONTAINER: &str = "owned-books";
+
+/// The book `id` if `caller` may see it (its owner, or an administrator); `None` otherwise, so
+/// that someone else's book answers exactly like a missing one.
+pub async fn load_status_for(
+    state: &AppState,
+    caller: &visiobook_runtime::Caller,
+    id: &str,
+) -> Result<Option<BookStatus>, StoreError> {
+    Ok(load_status(state, id)
+        .await?
+        .filter(|status| caller.may_see(status.owner.as_deref())))
+}
+
+/// The ids of the books `owner` uploaded, oldest first.
+pub async fn owned_book_ids(state: &AppState, owner: &str) -> Result<Vec<String>, StoreError> {
+    let mut ids = Vec::new();
+    let mut continuation = None;
+    let query = visiobook_ports::Query::default()
+        .order_by("created_at", visiobook_ports::Order::Ascending)
+        .page_size(1000);
+    loop {
+        let page = state
+            .documents
+            .query(
+                OWNED_BOOKS_CONTAINER,
+                owner,
+                &query,
+                continuation.as_deref(),
+            )
+            .await?;
+        ids.extend(page.items.into_iter().map(|item| item.id));
+        match page.continuation {
+            Some(next) => continuation = Some(next),
+            None => return Ok(ids),
+        }
+    }
+}
+
+/// What deleting a book removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct DeletedBook {
+    pub documents: u64,
+    pub blobs: u64,
+    pub bytes: u64,
+}
+
+/// Deletes a book for good: its status, overrides, assembly options, ownership entry and every
+/// blob under `books/{id}/` (upload, artifacts, exports). Content-addressed cache entries are
+/// shared between books and stay (they hold no link back to the book). A queued stage message
+/// for the book finds no status and completes without work.
+pub async fn delete_book(state: &AppState, id: &str) -> Result<DeletedBook, StoreError> {
+    let mut deleted = DeletedBook::default();
+    let owner = load_status(state, id)
+        .await?
+        .and_then(|status| status.owner);
+    for blob in state.blobs.list(&format!("books/{id}/")).await? {
+        if state.blobs.delete(&blob.key).await? {
+            deleted.blobs += 1;
+            deleted.bytes += blob.size_bytes;
+        }
+    }
+    let mut documents = vec![
+        (OVERRIDES_CONTAINER, id.to_owned()),
+        (ASSEMBLY_OPTIONS_CONTAINER, id.to_owned()),
+    ];
+    if let Some(owner) = owner {
+        documents.push((OWNED_BOOKS_CONTAINER, owner));
+    }
+    // The status goes last: while it exists, a retry can find everything else again.
+    documents.push((BOOKS_CONTAINER, id.to_owned()));
+    for (container, partition) in documents {
+        match state
+            .documents
+            .delete(container, &partition, id, None)
+            .await
+        {
+            Ok(()) => deleted.documents += 1,
+            Err(error) if error.kind == visiobook_ports::ErrorKind::NotFound => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(deleted)
+}
+
 use bytes::Bytes;
 use visiobook_domain::artifacts::source_key;
 use visiobook_domain::status::SourceRef;
@@ -42,6 +129,36 @@ pub async fn submit_book(
     bytes: Bytes,
     file_name: Option<String>,
     language: Option<String>,
+    owner: Option<String>,
+) -> Result<BookStatus, SubmitError> {
+    submit_book_with(
+        state,
+        bytes,
+        file_name,
+        language,
+        owner,
+        BookExtras::default(),
+    )
+    .await
+}
+
+/// What a project adds to a submission: its story-bible overrides (applied when analysis
+/// runs) and its render options (read by assembly).
+#[derive(Debug, Clone, Default)]
+pub struct BookExtras {
+    pub overrides: Option<serde_json::Value>,
+    pub options: Option<AssemblyOptions>,
+}
+
+/// [`submit_book`] with a project's overrides and render options, stored before the book is
+/// queued so that every stage sees them.
+pub async fn submit_book_with(
+    state: &AppState,
+    bytes: Bytes,
+    file_name: Option<String>,
+    language: Option<String>,
+    owner: Option<String>,
+    extras: BookExtras,
 ) -> Result<BookStatus, SubmitError> {
     // Check the file before keeping it, off the async workers (an EPUB is read in full, within
     // the configured limits).
@@ -81,12 +198,40 @@ pub async fn submit_book(
         correlation_id.clone(),
         now_rfc3339(),
     );
+    let status = BookStatus {
+        owner: owner.clone(),
+        ..status
+    };
     let stored = async {
         let body = visiobook_ports::document::to_body(&status)?;
         state
             .documents
             .create(BOOKS_CONTAINER, &book_id, &book_id, body)
             .await?;
+        if let Some(owner) = &owner {
+            let entry = serde_json::json!({ "book_id": book_id, "created_at": status.created_at });
+            state
+                .documents
+                .create(OWNED_BOOKS_CONTAINER, owner, &book_id, entry)
+                .await?;
+        }
+        if let Some(overrides) = &extras.overrides {
+            state
+                .documents
+                .upsert(OVERRIDES_CONTAINER, &book_id, &book_id, overrides.clone())
+                .await?;
+        }
+        if let Some(options) = &extras.options {
+            state
+                .documents
+                .upsert(
+                    ASSEMBLY_OPTIONS_CONTAINER,
+                    &book_id,
+                    &book_id,
+                    visiobook_ports::document::to_body(options)?,
+                )
+                .await?;
+        }
         let message = StageMessage {
             book_id: book_id.clone(),
             correlation_id: correlation_id.clone(),
@@ -107,6 +252,12 @@ pub async fn submit_book(
             .documents
             .delete(BOOKS_CONTAINER, &book_id, &book_id, None)
             .await;
+        if let Some(owner) = &owner {
+            let _ = state
+                .documents
+                .delete(OWNED_BOOKS_CONTAINER, owner, &book_id, None)
+                .await;
+        }
         let _ = state.blobs.delete(&key).await;
         return Err(error.into());
     }
@@ -267,6 +418,7 @@ pub fn generation_config(
 /// The stored `analysis.v1` of an uploaded book.
 pub async fn stored_analysis(
     state: &visiobook_runtime::AppState,
+    caller: &visiobook_runtime::Caller,
     id: &str,
 ) -> Result<visiobook_domain::Analysis, visiobook_runtime::ApiError> {
     use visiobook_runtime::ApiError;
@@ -274,7 +426,9 @@ pub async fn stored_analysis(
     if !visiobook_domain::status::is_book_id(id) {
         return Err(not_found());
     }
-    crate::load_status(state, id).await?.ok_or_else(not_found)?;
+    crate::load_status_for(state, caller, id)
+        .await?
+        .ok_or_else(not_found)?;
     match state
         .blobs
         .get(&visiobook_ports::BlobKey::parse(

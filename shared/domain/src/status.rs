@@ -217,6 +217,10 @@ pub struct BookStatus {
     pub outputs: BTreeMap<String, OutputRef>,
     pub error: Option<Failure>,
     pub correlation_id: String,
+    /// The user who uploaded the book; `None` for books rendered from the command line, which
+    /// only administrators reach through the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -237,6 +241,7 @@ impl BookStatus {
             outputs: BTreeMap::new(),
             error: None,
             correlation_id,
+            owner: None,
             created_at: now.clone(),
             updated_at: now,
         }

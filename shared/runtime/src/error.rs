@@ -18,6 +18,8 @@ pub struct ApiError {
     pub message: String,
     /// For server errors: the cause, logged and never returned.
     pub cause: Option<String>,
+    /// Extra response headers (`Retry-After`, `ETag`...).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
@@ -31,6 +33,7 @@ impl ApiError {
             code: code.into(),
             message: message.into(),
             cause: None,
+            headers: Vec::new(),
         }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -44,6 +47,14 @@ impl ApiError {
     }
     pub fn unsupported_media_type(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, code, message)
+    }
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+    /// Adds a response header.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
@@ -59,6 +70,7 @@ impl ApiError {
             code: Cow::Borrowed("internal_error"),
             message: "the server failed to handle the request".into(),
             cause: Some(format!("{cause:#}")),
+            headers: Vec::new(),
         }
     }
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
@@ -67,6 +79,7 @@ impl ApiError {
             code: Cow::Borrowed("service_unavailable"),
             message: "a backing service is unavailable; try again later".into(),
             cause: Some(format!("{cause:#}")),
+            headers: Vec::new(),
         }
     }
 }
@@ -134,7 +147,13 @@ impl IntoResponse for ApiError {
             );
         }
         let body = visiobook_host::error_body(&self.code, &self.message);
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        for (name, value) in self.headers {
+            if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
     }
 }
 

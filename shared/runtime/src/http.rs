@@ -2,17 +2,19 @@
 //! limit, a JSON 404 for unknown routes, and the error envelope for every error answer (even
 //! those produced outside our handlers, such as 405 or a body over the limit).
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use tracing::Instrument;
 
+use crate::auth::{Bearer, bearer_token, now_unix};
 use crate::error::ApiError;
 use crate::metrics::{HttpLabels, RouteLabels};
 use crate::state::AppState;
@@ -24,8 +26,13 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub fn finish_router(routes: Router<AppState>, state: AppState) -> Router {
     let limit = state.settings.max_body_bytes;
     routes
+        .route(
+            "/.well-known/jwks.json",
+            axum::routing::get(crate::auth::jwks),
+        )
         .fallback(route_not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn(envelope_errors))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
@@ -87,6 +94,70 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
+}
+
+/// Verifies the bearer token once (the [`Caller`](crate::auth::Caller) extractor reads the
+/// verdict) and applies the rate limits: per user when the token is valid, and per client
+/// address always. Over a limit the answer is 429 with `Retry-After`.
+async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let bearer = bearer_token(request.headers()).map(|token| {
+        match state.auth.signing.verify_access(token, now_unix()) {
+            Ok(claims) => Bearer::Valid(claims),
+            Err(error) => Bearer::Invalid(error),
+        }
+    });
+    let settings = &state.settings;
+    let now = Instant::now();
+    let address = client_address(&request, settings.trust_forwarded_for);
+    let mut verdict = state.limiter.check(
+        &format!("address:{address}"),
+        settings.rate_limit_address_per_minute,
+        now,
+    );
+    if let (Ok(()), Some(Bearer::Valid(claims))) = (&verdict, &bearer) {
+        verdict = state.limiter.check(
+            &format!("user:{}", claims.sub),
+            settings.rate_limit_user_per_minute,
+            now,
+        );
+    }
+    if let Err(wait) = verdict {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests; try again in {seconds} s"),
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        return response;
+    }
+    if let Some(bearer) = bearer {
+        request.extensions_mut().insert(bearer);
+    }
+    next.run(request).await
+}
+
+/// The client's address: the first `X-Forwarded-For` entry behind a trusted gateway, else the
+/// peer address of the connection.
+pub fn client_address(request: &Request, trust_forwarded_for: bool) -> String {
+    if trust_forwarded_for
+        && let Some(first) = request
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(',').next())
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+    {
+        return first.to_owned();
+    }
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string())
 }
 
 /// Turns any error answer that is not already JSON into the error envelope, keeping its status.

@@ -2,12 +2,16 @@
 //! storage ports, the HTTP [`error`] envelope, request ids and metrics ([`http`]), and the
 //! [`metrics`] registry.
 
+pub mod audit;
+pub mod auth;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod settings;
 pub mod state;
 
+pub use auth::Caller;
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub use settings::Settings;

@@ -161,6 +161,26 @@ pub struct Settings {
     pub burn_subtitles: bool,
     /// Video segments rendered at once (`VISIOBOOK_RENDER_JOBS`, default 2).
     pub render_jobs: usize,
+    /// Where the signing, link and data keys live (`VISIOBOOK_KEYS_DIR`, default
+    /// `<data dir>/keys`); created with mode 0600 on first start.
+    pub keys_dir: PathBuf,
+    /// Lifetime of an access token (`VISIOBOOK_ACCESS_TOKEN_SECONDS`, default 900).
+    pub access_token_ttl: Duration,
+    /// Lifetime of a sign-in session and its refresh tokens (`VISIOBOOK_SESSION_DAYS`,
+    /// default 30).
+    pub session_ttl: Duration,
+    /// Emails whose accounts get the admin role (`VISIOBOOK_ADMIN_EMAILS`, comma-separated).
+    pub admin_emails: Vec<String>,
+    /// Requests per minute and user (`VISIOBOOK_RATE_LIMIT_USER`, default 600; 0 turns it off).
+    pub rate_limit_user_per_minute: u32,
+    /// Requests per minute and client address (`VISIOBOOK_RATE_LIMIT_ADDRESS`, default 1200;
+    /// 0 turns it off).
+    pub rate_limit_address_per_minute: u32,
+    /// Take the client address from `X-Forwarded-For` (`VISIOBOOK_TRUST_FORWARDED_FOR`, default
+    /// false): only behind a gateway that sets it, such as API Management or the Functions host.
+    pub trust_forwarded_for: bool,
+    /// Bytes each user may keep in file storage (`VISIOBOOK_STORAGE_QUOTA_BYTES`, default 5 GiB).
+    pub storage_quota_bytes: u64,
 }
 
 /// Which speech engine reads the books.
@@ -322,26 +342,51 @@ impl Settings {
                 });
             }
         };
+        let data_dir = reader
+            .text("VISIOBOOK_DATA_DIR")
+            .map_or_else(|| PathBuf::from(".data"), PathBuf::from);
         let settings = Self {
             speech_engine,
             image_engine,
             export_formats: reader
                 .text("VISIOBOOK_EXPORT_FORMATS")
                 .unwrap_or_else(|| "all".into()),
-            burn_subtitles: match reader.text("VISIOBOOK_BURN_SUBTITLES").as_deref() {
-                None | Some("false" | "0" | "no") => false,
-                Some("true" | "1" | "yes") => true,
-                Some(other) => {
-                    return Err(SettingsError {
-                        variable: "VISIOBOOK_BURN_SUBTITLES".into(),
-                        message: format!("{other:?} is not true or false"),
-                    });
-                }
-            },
+            burn_subtitles: reader.flag("VISIOBOOK_BURN_SUBTITLES")?,
             render_jobs: reader.parse("VISIOBOOK_RENDER_JOBS")?.unwrap_or(2).max(1),
-            data_dir: reader
-                .text("VISIOBOOK_DATA_DIR")
-                .map_or_else(|| PathBuf::from(".data"), PathBuf::from),
+            keys_dir: reader
+                .text("VISIOBOOK_KEYS_DIR")
+                .map_or_else(|| data_dir.join("keys"), PathBuf::from),
+            access_token_ttl: Duration::from_secs(
+                reader
+                    .parse::<u64>("VISIOBOOK_ACCESS_TOKEN_SECONDS")?
+                    .unwrap_or(900)
+                    .max(1),
+            ),
+            session_ttl: Duration::from_secs(
+                reader
+                    .parse::<u64>("VISIOBOOK_SESSION_DAYS")?
+                    .unwrap_or(30)
+                    .max(1)
+                    * 86_400,
+            ),
+            admin_emails: reader
+                .text("VISIOBOOK_ADMIN_EMAILS")
+                .map(|list| {
+                    list.split(',')
+                        .map(|email| email.trim().to_lowercase())
+                        .filter(|email| !email.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            rate_limit_user_per_minute: reader.parse("VISIOBOOK_RATE_LIMIT_USER")?.unwrap_or(600),
+            rate_limit_address_per_minute: reader
+                .parse("VISIOBOOK_RATE_LIMIT_ADDRESS")?
+                .unwrap_or(1200),
+            trust_forwarded_for: reader.flag("VISIOBOOK_TRUST_FORWARDED_FOR")?,
+            storage_quota_bytes: reader
+                .parse("VISIOBOOK_STORAGE_QUOTA_BYTES")?
+                .unwrap_or(5 * 1024 * 1024 * 1024),
+            data_dir,
             dev_port: reader.parse("VISIOBOOK_PORT")?.unwrap_or(7071),
             custom_handler_port: reader.parse("FUNCTIONS_CUSTOMHANDLER_PORT")?,
             document_backend: reader
@@ -432,6 +477,22 @@ impl Reader<'_> {
             .get(name)
             .map(|value| value.trim().to_owned())
             .filter(|value| !value.is_empty())
+    }
+
+    /// A boolean: `true`/`1`/`yes` or `false`/`0`/`no`; absent is false.
+    fn flag(&self, name: &str) -> Result<bool, SettingsError> {
+        match self
+            .text(name)
+            .map(|value| value.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("false" | "0" | "no") => Ok(false),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some(other) => Err(SettingsError {
+                variable: name.to_owned(),
+                message: format!("{other:?} is not true or false"),
+            }),
+        }
     }
 
     fn parse<T: FromStr>(&self, name: &str) -> Result<Option<T>, SettingsError>

@@ -6,6 +6,8 @@ use anyhow::Context;
 use visiobook_domain::Stage;
 use visiobook_ports::{BlobStore, DocumentStore, JobQueue, QueueSpec};
 
+use crate::auth::Authority;
+use crate::limits::RateLimiter;
 use crate::metrics::Metrics;
 use crate::settings::{Backend, Settings};
 
@@ -21,6 +23,10 @@ pub struct AppState {
     pub queue: Arc<dyn JobQueue>,
     /// Prometheus series of this process.
     pub metrics: Arc<Metrics>,
+    /// The keys that sign tokens and links and encrypt data.
+    pub auth: Arc<Authority>,
+    /// Request rate limits of this instance.
+    pub limiter: Arc<RateLimiter>,
 }
 
 /// The queues of the pipeline, as provisioned (one per stage).
@@ -70,12 +76,17 @@ impl AppState {
             queue = "sqlite",
             "storage adapters ready"
         );
+        let settings_keys_dir = settings.keys_dir.clone();
         Ok(Self {
             settings: Arc::new(settings),
             documents: Arc::new(documents),
             blobs: Arc::new(blobs),
             queue: Arc::new(queue),
             metrics: Arc::new(Metrics::new()),
+            auth: Arc::new(
+                Authority::load_or_create(&settings_keys_dir).context("loading the keys")?,
+            ),
+            limiter: Arc::new(RateLimiter::new()),
         })
     }
 }

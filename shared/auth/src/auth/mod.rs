@@ -46,3 +46,13 @@ pub enum AuthError {
     #[error("invalid input: {0}")]
     InvalidInput(String),
 }
+
+/// `len` bytes from the operating system's random number generator.
+pub fn random_bytes(len: usize) -> Result<Vec<u8>, AuthError> {
+    use rand_core::RngCore as _;
+    let mut bytes = vec![0u8; len];
+    rand_core::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|_| AuthError::Random)?;
+    Ok(bytes)
+}

@@ -1,0 +1,194 @@
+//! The Project Management and File Storage services as functions:
+//!
+//! | function | trigger |
+//! |---|---|
+//! | `Projects` | `GET`/`POST /api/v1/projects` |
+//! | `Project` | `GET`/`PUT`/`DELETE /api/v1/projects/{id}` (`If-Match` on `PUT`) |
+//! | `ProjectHistory` | `GET /api/v1/projects/{id}/history` |
+//! | `ProjectRestore` | `POST /api/v1/projects/{id}/restore` |
+//! | `ProjectDuplicate` | `POST /api/v1/projects/{id}/duplicate` |
+//! | `ProjectRender` | `POST /api/v1/projects/{id}/render` |
+//! | `ProjectShare` | `POST /api/v1/projects/{id}/share` |
+//! | `StorageUpload` | `POST /api/v1/storage/upload` |
+//! | `StorageFiles` | `GET /api/v1/storage/files` |
+//! | `StorageDownload` | `GET /api/v1/storage/download/{id}` (signed in, or `?link=`) |
+//! | `StorageDelete` | `DELETE /api/v1/storage/delete/{id}` |
+//! | `StorageMetadata` | `GET /api/v1/storage/metadata/{id}` |
+//! | `StoragePermissions` | `PUT /api/v1/storage/permissions/{id}` |
+
+mod projects;
+mod sniff;
+mod storage;
+
+use axum::http::Method;
+use axum::routing::{delete, get, post, put};
+use serde_json::{Value, json};
+use visiobook_host::FunctionDef;
+use visiobook_runtime::{ApiError, AppState};
+
+pub use projects::{PROJECTS_CONTAINER, Project, VERSIONS_CONTAINER};
+pub use storage::{FILES_CONTAINER, StoredFile};
+
+/// Every function of the two services.
+pub fn functions() -> Vec<FunctionDef<AppState>> {
+    vec![
+        FunctionDef::http(
+            "Projects",
+            "v1/projects",
+            &[Method::GET, Method::POST],
+            get(projects::list).post(projects::create),
+        ),
+        FunctionDef::http(
+            "Project",
+            "v1/projects/{id}",
+            &[Method::GET, Method::PUT, Method::DELETE],
+            get(projects::read)
+                .put(projects::update)
+                .delete(projects::delete),
+        ),
+        FunctionDef::http(
+            "ProjectHistory",
+            "v1/projects/{id}/history",
+            &[Method::GET],
+            get(projects::history),
+        ),
+        FunctionDef::http(
+            "ProjectRestore",
+            "v1/projects/{id}/restore",
+            &[Method::POST],
+            post(projects::restore),
+        ),
+        FunctionDef::http(
+            "ProjectDuplicate",
+            "v1/projects/{id}/duplicate",
+            &[Method::POST],
+            post(projects::duplicate),
+        ),
+        FunctionDef::http(
+            "ProjectRender",
+            "v1/projects/{id}/render",
+            &[Method::POST],
+            post(projects::render),
+        ),
+        FunctionDef::http(
+            "ProjectShare",
+            "v1/projects/{id}/share",
+            &[Method::POST],
+            post(projects::share),
+        ),
+        FunctionDef::http(
+            "StorageUpload",
+            "v1/storage/upload",
+            &[Method::POST],
+            post(storage::upload),
+        ),
+        FunctionDef::http(
+            "StorageFiles",
+            "v1/storage/files",
+            &[Method::GET],
+            get(storage::list),
+        ),
+        FunctionDef::http(
+            "StorageDownload",
+            "v1/storage/download/{id}",
+            &[Method::GET],
+            get(storage::download),
+        ),
+        FunctionDef::http(
+            "StorageDelete",
+            "v1/storage/delete/{id}",
+            &[Method::DELETE],
+            delete(storage::delete),
+        ),
+        FunctionDef::http(
+            "StorageMetadata",
+            "v1/storage/metadata/{id}",
+            &[Method::GET],
+            get(storage::metadata),
+        ),
+        FunctionDef::http(
+            "StoragePermissions",
+            "v1/storage/permissions/{id}",
+            &[Method::PUT],
+            put(storage::permissions),
+        ),
+    ]
+}
+
+/// Deletes everything `user_id` owns here: projects (with versions and renders), files, and
+/// any other book they uploaded. Returns counts of what went.
+pub async fn erase_user(state: &AppState, user_id: &str) -> Result<Value, ApiError> {
+    let mut projects = 0u64;
+    let mut versions = 0u64;
+    for project in projects_of(state, user_id).await? {
+        let removed = projects::remove_project(state, &project).await?;
+        projects += 1;
+        versions += removed["versions"].as_u64().unwrap_or(0);
+    }
+    let mut files = 0u64;
+    let mut bytes = 0u64;
+    for file in storage::files_of(state, user_id).await? {
+        bytes += storage::remove_file(state, &file).await?;
+        files += 1;
+    }
+    let mut books = 0u64;
+    let mut book_documents = 0u64;
+    let mut blobs = 0u64;
+    for book_id in visiobook_pipeline::owned_book_ids(state, user_id).await? {
+        let deleted = visiobook_pipeline::delete_book(state, &book_id).await?;
+        books += 1;
+        book_documents += deleted.documents;
+        blobs += deleted.blobs;
+        bytes += deleted.bytes;
+    }
+    Ok(json!({
+        "projects": projects,
+        "project_versions": versions,
+        "files": files,
+        "books": books,
+        "book_documents": book_documents,
+        "blobs": blobs,
+        "bytes": bytes,
+    }))
+}
+
+/// Everything `user_id` owns here, for their data export.
+pub async fn export_user(state: &AppState, user_id: &str) -> Result<Value, ApiError> {
+    let mut projects = Vec::new();
+    for project in projects_of(state, user_id).await? {
+        let mut body = serde_json::to_value(&project).map_err(ApiError::internal)?;
+        body["history"] = json!(projects::all_versions_of(state, &project.id).await?);
+        projects.push(body);
+    }
+    let files: Vec<Value> = storage::files_of(state, user_id)
+        .await?
+        .iter()
+        .map(StoredFile::metadata)
+        .collect();
+    let mut books = Vec::new();
+    for book_id in visiobook_pipeline::owned_book_ids(state, user_id).await? {
+        if let Some(status) = visiobook_pipeline::load_status(state, &book_id).await? {
+            books.push(serde_json::to_value(status).map_err(ApiError::internal)?);
+        }
+    }
+    Ok(json!({ "projects": projects, "files": files, "books": books }))
+}
+
+async fn projects_of(state: &AppState, user_id: &str) -> Result<Vec<Project>, ApiError> {
+    let query = visiobook_ports::Query::default().page_size(1000);
+    let mut projects = Vec::new();
+    let mut continuation = None;
+    loop {
+        let page = state
+            .documents
+            .query(PROJECTS_CONTAINER, user_id, &query, continuation.as_deref())
+            .await?;
+        for item in &page.items {
+            projects.push(item.parse()?);
+        }
+        match page.continuation {
+            Some(next) => continuation = Some(next),
+            None => return Ok(projects),
+        }
+    }
+}

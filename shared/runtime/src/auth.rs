@@ -1,0 +1,387 @@
+//! Who is asking. The [`Authority`] holds the keys (loaded from the keys directory, created on
+//! first start); the `authenticate` middleware verifies a bearer token once per request; the
+//! [`Caller`] extractor turns the verdict into a signed-in user whose session is still live.
+//!
+//! Every route that touches user data takes a [`Caller`]; routes without one are public by
+//! design (health, metrics, the JWKS, sign-up and sign-in, signed download links).
+
+use std::path::Path;
+
+use anyhow::Context;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use visiobook_auth::crypto::Keyring;
+use visiobook_auth::{Claims, ROLE_ADMIN, SigningKeys, TokenError};
+use visiobook_ports::document::read_typed;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Sign-in sessions (partition key: the user id; id: the session id, which is also the
+/// refresh-token family).
+pub const SESSIONS_CONTAINER: &str = "sessions";
+
+/// A sign-in session: one refresh-token family.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    /// SHA-256 of the refresh token that may be used next.
+    pub current_hash: String,
+    /// Hashes of refresh tokens already used: presenting one again revokes the family.
+    #[serde(default)]
+    pub used_hashes: Vec<String>,
+    pub created_at: String,
+    /// Unix seconds after which the session cannot be refreshed.
+    pub expires_at_unix: u64,
+    #[serde(default)]
+    pub last_used_at: Option<String>,
+    #[serde(default)]
+    pub revoked_at: Option<String>,
+    /// `logout`, `refresh_token_reuse`, `password_changed`, `account_deleted`.
+    #[serde(default)]
+    pub revoked_reason: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+impl Session {
+    pub fn is_live(&self, now_unix: u64) -> bool {
+        self.revoked_at.is_none() && now_unix < self.expires_at_unix
+    }
+}
+
+/// The keys of this deployment: token signing (ES256 with key ids), download-link signing
+/// (HMAC-SHA256) and the data keys of envelope encryption.
+pub struct Authority {
+    pub signing: SigningKeys,
+    link_key: Vec<u8>,
+    pub data_keys: Keyring,
+}
+
+impl std::fmt::Debug for Authority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authority")
+            .field("signing_kid", &self.signing.current_kid())
+            .field("data_key_version", &self.data_keys.current_version())
+            .finish_non_exhaustive()
+    }
+}
+
+/// File names inside the keys directory.
+const SIGNING_KEY_FILE: &str = "jwt-es256.pem";
+/// Retired signing keys, still published in the JWKS until the tokens they signed expire.
+const PREVIOUS_SIGNING_KEYS_DIR: &str = "jwt-es256.previous";
+const LINK_KEY_FILE: &str = "download-links.key";
+const DATA_KEYS_FILE: &str = "data-keys.json";
+
+impl Authority {
+    /// Loads the keys from `dir`, creating any that is missing (mode 0600).
+    pub fn load_or_create(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the keys directory {}", dir.display()))?;
+        let signing_path = dir.join(SIGNING_KEY_FILE);
+        let current = match std::fs::read_to_string(&signing_path) {
+            Ok(pem) => pem,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let keys = SigningKeys::generate().context("generating the signing key")?;
+                let pem = keys.current_pem();
+                write_secret(&signing_path, pem.as_bytes())?;
+                pem
+            }
+            Err(error) => {
+                return Err(error).with_context(|| format!("reading {}", signing_path.display()));
+            }
+        };
+        let mut previous = Vec::new();
+        let previous_dir = dir.join(PREVIOUS_SIGNING_KEYS_DIR);
+        if previous_dir.is_dir() {
+            let mut paths: Vec<_> = std::fs::read_dir(&previous_dir)?
+                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                .filter(|path| path.extension().is_some_and(|ext| ext == "pem"))
+                .collect();
+            paths.sort();
+            for path in paths {
+                previous.push(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?,
+                );
+            }
+        }
+        let previous: Vec<&str> = previous.iter().map(String::as_str).collect();
+        let signing = SigningKeys::from_pem(&current, &previous)
+            .with_context(|| format!("loading the signing keys from {}", dir.display()))?;
+
+        let link_path = dir.join(LINK_KEY_FILE);
+        let link_key = match std::fs::read(&link_path) {
+            Ok(key) if key.len() >= 32 => key,
+            Ok(_) => anyhow::bail!("{} is shorter than 32 bytes", link_path.display()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let key = visiobook_auth::random_bytes(32).context("generating the link key")?;
+                write_secret(&link_path, &key)?;
+                key
+            }
+            Err(error) => {
+                return Err(error).with_context(|| format!("reading {}", link_path.display()));
+            }
+        };
+
+        let data_path = dir.join(DATA_KEYS_FILE);
+        let data_keys = match std::fs::read_to_string(&data_path) {
+            Ok(json) => Keyring::from_json(&json)
+                .with_context(|| format!("loading the data keys from {}", data_path.display()))?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let keyring = Keyring::generate().context("generating the data key")?;
+                write_secret(&data_path, keyring.to_json()?.as_bytes())?;
+                keyring
+            }
+            Err(error) => {
+                return Err(error).with_context(|| format!("reading {}", data_path.display()));
+            }
+        };
+        Ok(Self {
+            signing,
+            link_key,
+            data_keys,
+        })
+    }
+
+    /// Retires the current signing key (kept in the JWKS so that tokens it signed stay valid
+    /// until they expire) and makes a new one current. Takes effect at the next start.
+    pub fn rotate_signing_key(dir: &Path) -> anyhow::Result<String> {
+        let authority = Self::load_or_create(dir)?;
+        let previous_dir = dir.join(PREVIOUS_SIGNING_KEYS_DIR);
+        std::fs::create_dir_all(&previous_dir)?;
+        let retired = previous_dir.join(format!("{}.pem", authority.signing.current_kid()));
+        write_secret(&retired, authority.signing.current_pem().as_bytes())?;
+        let fresh = SigningKeys::generate().context("generating the signing key")?;
+        write_secret(&dir.join(SIGNING_KEY_FILE), fresh.current_pem().as_bytes())?;
+        Ok(fresh.current_kid().to_owned())
+    }
+
+    /// Adds a new data key version (old versions stay to decrypt). Takes effect at the next
+    /// start.
+    pub fn rotate_data_key(dir: &Path) -> anyhow::Result<u32> {
+        let mut authority = Self::load_or_create(dir)?;
+        authority
+            .data_keys
+            .rotate()
+            .context("generating the data key")?;
+        write_secret(
+            &dir.join(DATA_KEYS_FILE),
+            authority.data_keys.to_json()?.as_bytes(),
+        )?;
+        Ok(authority.data_keys.current_version())
+    }
+
+    /// HMAC-SHA256 of `message` under the link key, lower-case hex.
+    pub fn sign_link(&self, message: &str) -> String {
+        hex::encode(self.link_mac(message).finalize().into_bytes())
+    }
+
+    /// Whether `signature` (hex) is the link signature of `message`, compared in constant time.
+    pub fn verify_link(&self, message: &str, signature: &str) -> bool {
+        let Ok(bytes) = hex::decode(signature) else {
+            return false;
+        };
+        self.link_mac(message).verify_slice(&bytes).is_ok()
+    }
+
+    fn link_mac(&self, message: &str) -> Hmac<Sha256> {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.link_key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(message.as_bytes());
+        mac
+    }
+}
+
+/// Writes a secret file readable by its owner only, atomically.
+fn write_secret(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let temporary = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temporary)
+        .with_context(|| format!("creating {}", temporary.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// The middleware's verdict on the request's bearer token, kept in the request extensions.
+#[derive(Debug, Clone)]
+pub enum Bearer {
+    Valid(Claims),
+    Invalid(TokenError),
+}
+
+/// Reads `Authorization: Bearer <token>`; `None` when the header is absent or another scheme.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// A signed-in user with a live session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: String,
+    pub role: String,
+    pub session_id: String,
+}
+
+impl Caller {
+    pub fn is_admin(&self) -> bool {
+        self.role == ROLE_ADMIN
+    }
+
+    /// Whether this caller may see something owned by `owner` (its owner or an admin).
+    pub fn may_see(&self, owner: Option<&str>) -> bool {
+        self.is_admin() || owner == Some(self.user_id.as_str())
+    }
+
+    /// 403 unless the caller is an administrator.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "admin_only",
+                "this route is for administrators",
+            ))
+        }
+    }
+}
+
+/// The 401 of every route that needs a signed-in user, with the `WWW-Authenticate` challenge
+/// RFC 6750 describes.
+#[derive(Debug)]
+pub struct Unauthenticated {
+    code: &'static str,
+    message: &'static str,
+}
+
+impl Unauthenticated {
+    pub fn new(code: &'static str, message: &'static str) -> Self {
+        Self { code, message }
+    }
+}
+
+impl IntoResponse for Unauthenticated {
+    fn into_response(self) -> Response {
+        let mut response =
+            ApiError::new(StatusCode::UNAUTHORIZED, self.code, self.message).into_response();
+        let challenge = if self.code == "unauthenticated" {
+            "Bearer realm=\"visiobook\"".to_owned()
+        } else {
+            format!(
+                "Bearer realm=\"visiobook\", error=\"invalid_token\", error_description=\"{}\"",
+                self.code
+            )
+        };
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let claims = match parts.extensions.get::<Bearer>() {
+            None => {
+                return Err(Unauthenticated::new(
+                    "unauthenticated",
+                    "sign in first: send Authorization: Bearer <access token>",
+                )
+                .into_response());
+            }
+            Some(Bearer::Invalid(error)) => {
+                return Err(
+                    Unauthenticated::new(error.code(), "the access token was refused")
+                        .into_response(),
+                );
+            }
+            Some(Bearer::Valid(claims)) => claims.clone(),
+        };
+        let session = read_typed::<Session>(
+            state.documents.as_ref(),
+            SESSIONS_CONTAINER,
+            &claims.sub,
+            &claims.sid,
+        )
+        .await
+        .map_err(|error| ApiError::from(error).into_response())?;
+        match session {
+            Some((session, _)) if session.revoked_at.is_none() => Ok(Caller {
+                user_id: claims.sub,
+                role: claims.role,
+                session_id: claims.sid,
+            }),
+            _ => Err(Unauthenticated::new(
+                "session_revoked",
+                "this session has ended; sign in again",
+            )
+            .into_response()),
+        }
+    }
+}
+
+/// `GET /.well-known/jwks.json` (and `/api/.well-known/jwks.json`): the public keys that verify
+/// access tokens, the current one and those retired but still within a token's lifetime.
+pub async fn jwks(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        axum::Json(state.auth.signing.jwks()),
+    )
+        .into_response()
+}
+
+/// `Option<Caller>`: `None` when no valid signed-in user is asking (for routes that also serve
+/// other credentials, such as signed links).
+impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        match parts.extensions.get::<Bearer>() {
+            Some(Bearer::Valid(_)) => Ok(
+                <Caller as FromRequestParts<AppState>>::from_request_parts(parts, state)
+                    .await
+                    .ok(),
+            ),
+            _ => Ok(None),
+        }
+    }
+}
