@@ -12,6 +12,7 @@ mod cli;
 mod faults;
 mod media;
 mod pipeline;
+mod projects;
 mod restart;
 mod serve;
 mod support;

@@ -120,20 +120,29 @@ pub fn functions() -> Vec<FunctionDef<AppState>> {
 pub async fn erase_user(state: &AppState, user_id: &str) -> Result<Value, ApiError> {
     let mut projects = 0u64;
     let mut versions = 0u64;
+    let mut books = 0u64;
+    let mut blobs = 0u64;
+    let mut bytes = 0u64;
+    let mut book_documents = 0u64;
+    let count = |value: &Value, field: &str| value[field].as_u64().unwrap_or(0);
     for project in projects_of(state, user_id).await? {
         let removed = projects::remove_project(state, &project).await?;
         projects += 1;
-        versions += removed["versions"].as_u64().unwrap_or(0);
+        versions += count(&removed, "versions");
+        books += count(&removed, "renders");
+        book_documents += count(&removed, "book_documents");
+        blobs += count(&removed, "blobs");
+        bytes += count(&removed, "bytes");
     }
     let mut files = 0u64;
-    let mut bytes = 0u64;
     for file in storage::files_of(state, user_id).await? {
-        bytes += storage::remove_file(state, &file).await?;
+        let freed = storage::remove_file(state, &file).await?;
+        if freed > 0 {
+            blobs += 1;
+        }
+        bytes += freed;
         files += 1;
     }
-    let mut books = 0u64;
-    let mut book_documents = 0u64;
-    let mut blobs = 0u64;
     for book_id in visiobook_pipeline::owned_book_ids(state, user_id).await? {
         let deleted = visiobook_pipeline::delete_book(state, &book_id).await?;
         books += 1;

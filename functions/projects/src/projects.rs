@@ -534,9 +534,11 @@ pub async fn remove_project(state: &AppState, project: &Project) -> Result<Value
     let mut books = 0u64;
     let mut blobs = 0u64;
     let mut bytes = 0u64;
+    let mut book_documents = 0u64;
     for render in &project.renders {
         let deleted = visiobook_pipeline::delete_book(state, &render.book_id).await?;
         books += 1;
+        book_documents += deleted.documents;
         blobs += deleted.blobs;
         bytes += deleted.bytes;
         // Shared links to the render stop with it.
@@ -571,9 +573,14 @@ pub async fn remove_project(state: &AppState, project: &Project) -> Result<Value
         Err(error) if error.kind == ErrorKind::NotFound => {}
         Err(error) => return Err(error.into()),
     }
-    Ok(
-        json!({ "project": project.id, "versions": versions, "renders": books, "blobs": blobs, "bytes": bytes }),
-    )
+    Ok(json!({
+        "project": project.id,
+        "versions": versions,
+        "renders": books,
+        "book_documents": book_documents,
+        "blobs": blobs,
+        "bytes": bytes,
+    }))
 }
 
 pub async fn all_versions_of(state: &AppState, project_id: &str) -> Result<Vec<Version>, ApiError> {

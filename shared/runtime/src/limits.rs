@@ -79,7 +79,9 @@ mod tests {
         for _ in 0..60 {
             assert!(limiter.check("user:a", 60, start).is_ok());
         }
-        let wait = limiter.check("user:a", 60, start).unwrap_err();
+        let wait = limiter
+            .check("user:a", 60, start)
+            .expect_err("the 61st request waits");
         assert!(
             wait <= Duration::from_secs(1) && wait > Duration::from_millis(900),
             "{wait:?}"
