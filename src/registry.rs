@@ -1,13 +1,18 @@
 //! The one place that declares every function of the app and every pipeline job.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use axum::http::Method;
+use axum::routing::get;
 
 use visiobook_domain::Stage;
+use visiobook_host::openapi::{self, OperationDoc};
 use visiobook_host::worker::QueueWorker;
-use visiobook_host::{QueueHandler, Registry};
+use visiobook_host::{FunctionDef, QueueHandler, Registry};
 use visiobook_runtime::AppState;
 
-/// Every Azure Function of the app.
+/// Every Azure Function of the app, with `OpenApi` serving the document generated from all of
+/// them (itself included).
 pub fn functions() -> anyhow::Result<Registry<AppState>> {
     let mut functions = visiobook_platform::functions();
     functions.extend(visiobook_content::functions());
@@ -16,6 +21,25 @@ pub fn functions() -> anyhow::Result<Registry<AppState>> {
     functions.extend(visiobook_assembly_api::functions());
     functions.extend(visiobook_users::functions());
     functions.extend(visiobook_projects::functions());
+    let document = Arc::new(OnceLock::new());
+    let served = document.clone();
+    functions.push(
+        FunctionDef::http(
+            "OpenApi",
+            "v1/openapi.json",
+            &[Method::GET],
+            get(move || {
+                let served = served.clone();
+                async move { axum::Json(served.get().cloned().unwrap_or_default()) }
+            }),
+        )
+        .doc(OperationDoc::get("This document: OpenAPI 3.1 of every HTTP function").public()),
+    );
+    let _ = document.set(openapi::document(
+        &functions,
+        "Visiobook API",
+        env!("CARGO_PKG_VERSION"),
+    ));
     Registry::new(functions)
 }
 

@@ -55,8 +55,10 @@ build_release() {
 
 # Validators the tests run, written by others: epubcheck (Debian; it brings a Java runtime), the
 # webvtt-py parser and PyJWT with cryptography (PyPI, pinned by hash in scripts/validators.txt,
-# installed under $VISIOBOOK_VALIDATORS).
+# installed under $VISIOBOOK_VALIDATORS), and schemathesis (scripts/schemathesis.txt, under
+# $VISIOBOOK_SCHEMATHESIS).
 export VISIOBOOK_VALIDATORS="${VISIOBOOK_VALIDATORS:-$HOME/.cache/visiobook/validators}"
+export VISIOBOOK_SCHEMATHESIS="${VISIOBOOK_SCHEMATHESIS:-$HOME/.cache/visiobook/schemathesis}"
 ensure_validators() {
   if ! command -v epubcheck >/dev/null 2>&1; then
     log "installing epubcheck"
@@ -67,6 +69,12 @@ ensure_validators() {
     log "installing webvtt-py and PyJWT into $VISIOBOOK_VALIDATORS"
     python3 -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
       --target "$VISIOBOOK_VALIDATORS" -r "$REPO_ROOT/scripts/validators.txt"
+  fi
+  # schemathesis has its own folder: it brings pytest and friends, which must not shadow others.
+  if ! PYTHONPATH="$VISIOBOOK_SCHEMATHESIS" python3 -c 'import schemathesis' >/dev/null 2>&1; then
+    log "installing schemathesis into $VISIOBOOK_SCHEMATHESIS"
+    python3 -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+      --target "$VISIOBOOK_SCHEMATHESIS" -r "$REPO_ROOT/scripts/schemathesis.txt"
   fi
 }
 

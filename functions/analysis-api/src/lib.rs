@@ -31,30 +31,56 @@ pub fn functions() -> Vec<FunctionDef<AppState>> {
             "v1/analysis/semantic",
             &[Method::POST],
             post(semantic),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::post(
+                "Characters, places and moods of a stored book or a text",
+            )
+            .body(visiobook_host::openapi::schema::<Subject>),
         ),
         FunctionDef::http(
             "AnalysisExtractScenes",
             "v1/analysis/extract-scenes",
             &[Method::POST],
             post(extract_scenes),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::post("Scenes of a stored book or a text")
+                .body(visiobook_host::openapi::schema::<Subject>),
         ),
         FunctionDef::http(
             "AnalysisSummarize",
             "v1/analysis/summarize",
             &[Method::POST],
             post(summarize),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::post("Summaries of a stored book or a text")
+                .body(visiobook_host::openapi::schema::<Subject>),
         ),
         FunctionDef::http(
             "AnalysisStatus",
             "v1/analysis/status/{id}",
             &[Method::GET],
             get(status),
-        ),
+        )
+        .doc(visiobook_host::openapi::OperationDoc::get(
+            "A book's analysis status",
+        )),
         FunctionDef::http(
             "AnalysisOverrides",
             "v1/analysis/overrides/{id}",
             &[Method::GET, Method::PUT],
             get(overrides::read).put(overrides::write),
+        )
+        .doc(visiobook_host::openapi::OperationDoc::get(
+            "A book's story-bible overrides",
+        ))
+        .doc(
+            visiobook_host::openapi::OperationDoc::put(
+                "Correct the story bible (names, genders, voices, lexicon)",
+            )
+            .body(visiobook_host::openapi::schema::<serde_json::Map<String, serde_json::Value>>),
         ),
     ]
 }
@@ -62,7 +88,7 @@ pub fn functions() -> Vec<FunctionDef<AppState>> {
 mod overrides;
 
 /// What to analyse.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Subject {
     book_id: Option<String>,

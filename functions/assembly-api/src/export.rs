@@ -27,7 +27,7 @@ pub(crate) const FORMATS: [(&str, &str); 9] = [
     ("storyboard", "storyboard"),
 ];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ExportQuery {
     id: String,
 }

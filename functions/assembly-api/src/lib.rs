@@ -32,25 +32,46 @@ pub fn functions() -> Vec<FunctionDef<AppState>> {
             "v1/assembly/export/{format}",
             &[Method::GET],
             get(export::export),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::get(
+                "Download an export (mp4, webm, gif, m4b, srt, vtt, words.vtt, epub, storyboard)",
+            )
+            .query(visiobook_host::openapi::schema::<export::ExportQuery>)
+            .produces("application/octet-stream"),
         ),
         FunctionDef::http(
             "AssemblyCreateStoryboard",
             "v1/assembly/create-storyboard",
             &[Method::POST],
             post(create_storyboard),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::post("The storyboard of a book as JSON")
+                .body(visiobook_host::openapi::schema::<BookRequest>),
         ),
         FunctionDef::http(
             "AssemblyRenderFinal",
             "v1/assembly/render-final",
             &[Method::POST],
             post(render_final),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::post(
+                "Render a finished book again (preset, formats)",
+            )
+            .body(visiobook_host::openapi::schema::<RenderRequest>)
+            .status(202),
         ),
         FunctionDef::http(
             "AssemblyProgress",
             "v1/assembly/progress/{id}",
             &[Method::GET],
             get(progress),
-        ),
+        )
+        .doc(visiobook_host::openapi::OperationDoc::get(
+            "Assembly progress with percent and ETA",
+        )),
     ]
 }
 
@@ -85,7 +106,7 @@ fn export_links(id: &str, status: &visiobook_domain::BookStatus) -> Value {
     Value::Object(links)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct BookRequest {
     book_id: String,
@@ -155,7 +176,7 @@ async fn create_storyboard(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RenderRequest {
     book_id: String,

@@ -26,25 +26,51 @@ pub fn functions() -> Vec<FunctionDef<AppState>> {
             "v1/content/upload",
             &[Method::POST],
             post(upload::upload),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::post(
+                "Upload a book (EPUB, PDF, TXT, Markdown, HTML or scanned pages)",
+            )
+            .query(visiobook_host::openapi::schema::<upload::UploadQuery>)
+            .raw_body(&[
+                "application/octet-stream",
+                "text/plain",
+                "multipart/form-data",
+            ])
+            .status(202),
         ),
         FunctionDef::http(
             "ContentScanOcr",
             "v1/content/scan-ocr",
             &[Method::POST],
             post(upload::scan_ocr),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::post(
+                "Upload scanned pages (PNG, JPEG, TIFF or PDF) to read by OCR",
+            )
+            .query(visiobook_host::openapi::schema::<upload::UploadQuery>)
+            .raw_body(&["application/octet-stream", "multipart/form-data"])
+            .status(202),
         ),
         FunctionDef::http(
             "ContentStatus",
             "v1/content/status/{id}",
             &[Method::GET],
             get(status::status),
-        ),
+        )
+        .doc(visiobook_host::openapi::OperationDoc::get(
+            "A book's pipeline status",
+        )),
         FunctionDef::http(
             "ContentPreview",
             "v1/content/preview/{id}",
             &[Method::GET],
             get(preview::preview),
-        ),
+        )
+        .doc(visiobook_host::openapi::OperationDoc::get(
+            "What ingestion understood of a book",
+        )),
         FunctionDef::queue(
             "ContentIngest",
             Stage::Ingestion.queue(),

@@ -10,7 +10,7 @@ use visiobook_pipeline::SubmitError;
 use visiobook_runtime::error::ApiQuery;
 use visiobook_runtime::{ApiError, AppState, Caller};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct UploadQuery {
     /// The original file name when the body is the raw file.
     filename: Option<String>,

@@ -35,29 +35,46 @@ pub fn functions() -> Vec<FunctionDef<AppState>> {
             "v1/media/synthesize-voice",
             &[Method::POST],
             post(synthesize_voice),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::post("Audition a voice: WAV of a short text")
+                .body(visiobook_host::openapi::schema::<VoiceRequest>)
+                .produces("audio/wav"),
         ),
         FunctionDef::http(
             "MediaGenerateImages",
             "v1/media/generate-images",
             &[Method::POST],
             post(generate_images),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::post("A scene's illustration (PNG)")
+                .body(visiobook_host::openapi::schema::<ImageRequest>)
+                .produces("image/png"),
         ),
         FunctionDef::http(
             "MediaCreateAnimations",
             "v1/media/create-animations",
             &[Method::POST],
             post(create_animations),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::post("The camera moves of a book's shots")
+                .body(visiobook_host::openapi::schema::<AnimationRequest>),
         ),
         FunctionDef::http(
             "MediaGenerationStatus",
             "v1/media/generation-status/{id}",
             &[Method::GET],
             get(generation_status),
-        ),
+        )
+        .doc(visiobook_host::openapi::OperationDoc::get(
+            "A book's generation status and QA flags",
+        )),
     ]
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct VoiceRequest {
     text: String,
@@ -174,7 +191,7 @@ async fn synthesize_voice(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ImageRequest {
     book_id: String,
@@ -184,7 +201,7 @@ struct ImageRequest {
     orientation: Orientation,
 }
 
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum Orientation {
     #[default]
@@ -234,7 +251,7 @@ async fn generate_images(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AnimationRequest {
     book_id: String,

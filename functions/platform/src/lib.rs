@@ -24,9 +24,21 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub fn functions() -> Vec<FunctionDef<AppState>> {
     vec![
-        FunctionDef::http("Health", "health", &[Method::GET], get(health)),
-        FunctionDef::http("Ready", "ready", &[Method::GET], get(ready)),
-        FunctionDef::http("Metrics", "metrics", &[Method::GET], get(metrics)),
+        FunctionDef::http("Health", "health", &[Method::GET], get(health)).doc(
+            visiobook_host::openapi::OperationDoc::get("Liveness: 200 while the process serves")
+                .public(),
+        ),
+        FunctionDef::http("Ready", "ready", &[Method::GET], get(ready)).doc(
+            visiobook_host::openapi::OperationDoc::get(
+                "Readiness: a round trip to every store and tool",
+            )
+            .public(),
+        ),
+        FunctionDef::http("Metrics", "metrics", &[Method::GET], get(metrics)).doc(
+            visiobook_host::openapi::OperationDoc::get("Prometheus/OpenMetrics exposition")
+                .public()
+                .produces("application/openmetrics-text"),
+        ),
         FunctionDef::timer("QueueMetrics", "*/30 * * * * *", queue_metrics),
     ]
 }

@@ -37,6 +37,15 @@ pub fn functions() -> Vec<FunctionDef<AppState>> {
             "v1/projects",
             &[Method::GET, Method::POST],
             get(projects::list).post(projects::create),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::get("The caller's projects, paged and sorted")
+                .query(visiobook_host::openapi::schema::<projects::ListQuery>),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::post("Create a project")
+                .body(visiobook_host::openapi::schema::<projects::ProjectContent>)
+                .status(201),
         ),
         FunctionDef::http(
             "Project",
@@ -45,72 +54,131 @@ pub fn functions() -> Vec<FunctionDef<AppState>> {
             get(projects::read)
                 .put(projects::update)
                 .delete(projects::delete),
-        ),
+        )
+        .doc(visiobook_host::openapi::OperationDoc::get(
+            "A project, with its ETag",
+        ))
+        .doc(
+            visiobook_host::openapi::OperationDoc::put("Change a project (If-Match required)")
+                .body(visiobook_host::openapi::schema::<projects::ProjectUpdate>),
+        )
+        .doc(visiobook_host::openapi::OperationDoc::delete(
+            "Delete a project, its history and its renders",
+        )),
         FunctionDef::http(
             "ProjectHistory",
             "v1/projects/{id}/history",
             &[Method::GET],
             get(projects::history),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::get("A project's versions, newest first")
+                .query(visiobook_host::openapi::schema::<projects::HistoryQuery>),
         ),
         FunctionDef::http(
             "ProjectRestore",
             "v1/projects/{id}/restore",
             &[Method::POST],
             post(projects::restore),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::post("Make an old version current again")
+                .body(visiobook_host::openapi::schema::<projects::RestoreRequest>),
         ),
         FunctionDef::http(
             "ProjectDuplicate",
             "v1/projects/{id}/duplicate",
             &[Method::POST],
             post(projects::duplicate),
-        ),
+        )
+        .doc(visiobook_host::openapi::OperationDoc::post("Copy a project").status(201)),
         FunctionDef::http(
             "ProjectRender",
             "v1/projects/{id}/render",
             &[Method::POST],
             post(projects::render),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::post(
+                "Render the project's book with its settings",
+            )
+            .status(202),
         ),
         FunctionDef::http(
             "ProjectShare",
             "v1/projects/{id}/share",
             &[Method::POST],
             post(projects::share),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::post(
+                "A signed, expiring link to one export of a render",
+            )
+            .body(visiobook_host::openapi::schema::<projects::ShareRequest>)
+            .status(201),
         ),
         FunctionDef::http(
             "StorageUpload",
             "v1/storage/upload",
             &[Method::POST],
             post(storage::upload),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::post(
+                "Upload a file (streamed, typed from its bytes)",
+            )
+            .query(visiobook_host::openapi::schema::<storage::UploadQuery>)
+            .raw_body(&["application/octet-stream", "multipart/form-data"])
+            .status(201),
         ),
         FunctionDef::http(
             "StorageFiles",
             "v1/storage/files",
             &[Method::GET],
             get(storage::list),
-        ),
+        )
+        .doc(visiobook_host::openapi::OperationDoc::get(
+            "The caller's files and quota",
+        )),
         FunctionDef::http(
             "StorageDownload",
             "v1/storage/download/{id}",
             &[Method::GET],
             get(storage::download),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::get(
+                "Download a file (ranges; signed in or with a link)",
+            )
+            .public()
+            .query(visiobook_host::openapi::schema::<storage::DownloadQuery>)
+            .produces("application/octet-stream"),
         ),
         FunctionDef::http(
             "StorageDelete",
             "v1/storage/delete/{id}",
             &[Method::DELETE],
             delete(storage::delete),
-        ),
+        )
+        .doc(visiobook_host::openapi::OperationDoc::delete("Delete a file").status(204)),
         FunctionDef::http(
             "StorageMetadata",
             "v1/storage/metadata/{id}",
             &[Method::GET],
             get(storage::metadata),
-        ),
+        )
+        .doc(visiobook_host::openapi::OperationDoc::get(
+            "A file's metadata",
+        )),
         FunctionDef::http(
             "StoragePermissions",
             "v1/storage/permissions/{id}",
             &[Method::PUT],
             put(storage::permissions),
+        )
+        .doc(
+            visiobook_host::openapi::OperationDoc::put("Share with a signed link, or make private")
+                .body(visiobook_host::openapi::schema::<storage::PermissionsRequest>),
         ),
     ]
 }

@@ -23,7 +23,7 @@ pub const PROJECTS_CONTAINER: &str = "projects";
 pub const VERSIONS_CONTAINER: &str = "project-versions";
 
 /// What a version holds: everything the user edits.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectContent {
     pub name: String,
@@ -39,7 +39,7 @@ pub struct ProjectContent {
     pub overrides: Option<Value>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectSettings {
     /// The book's language (`en`, `fr`); detected when absent.
@@ -269,7 +269,7 @@ async fn write_version(state: &AppState, version: &Version) -> Result<(), ApiErr
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     #[serde(default)]
@@ -404,7 +404,7 @@ pub async fn read(
 }
 
 /// A change to a project: every field optional; what is given replaces what was there.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectUpdate {
     #[serde(default)]
@@ -607,7 +607,7 @@ pub async fn all_versions_of(state: &AppState, project_id: &str) -> Result<Vec<V
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     #[serde(default)]
@@ -656,7 +656,7 @@ pub async fn history(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestoreRequest {
     version: u64,
@@ -798,7 +798,7 @@ pub async fn render(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShareRequest {
     /// The render (a book id from the project's renders); the latest when absent.

@@ -33,7 +33,7 @@ pub const DEFAULT_LINK_SECONDS: u64 = 7 * 86_400;
 /// Longest lifetime of a shared link.
 pub const MAX_LINK_SECONDS: u64 = 30 * 86_400;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     /// Only the owner, signed in.
@@ -150,7 +150,7 @@ pub async fn usage_of(state: &AppState, owner: &str) -> Result<u64, ApiError> {
         .sum())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct UploadQuery {
     filename: Option<String>,
 }
@@ -353,7 +353,7 @@ pub async fn metadata(
     Ok(ApiJson(file.metadata()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct DownloadQuery {
     /// A signed link token, for downloads without signing in.
     link: Option<String>,
@@ -558,7 +558,7 @@ async fn file_by_link(state: &AppState, id: &str, link: &str) -> Result<StoredFi
     Ok(file)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PermissionsRequest {
     visibility: Visibility,

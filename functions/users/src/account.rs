@@ -27,7 +27,7 @@ pub async fn profile(State(state): State<AppState>, caller: Caller) -> Result<Re
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
     #[serde(default)]
@@ -39,7 +39,7 @@ pub struct ProfileUpdate {
     password: Option<PasswordChange>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     current: String,
@@ -144,7 +144,7 @@ pub async fn update_profile(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteRequest {
     /// The account's password, to confirm.

@@ -14,7 +14,7 @@ use visiobook_runtime::auth::{SESSIONS_CONTAINER, Session, now_unix};
 use visiobook_runtime::error::{ApiJson, ApiQuery};
 use visiobook_runtime::{ApiError, AppState, Caller};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValidateRequest {
     token: String,
@@ -59,7 +59,7 @@ pub async fn validate_token(
 
 /// Encryption requests: text, or bytes in base64; an optional context (a label such as
 /// `"webhook-secret"`) that decryption must repeat.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EncryptRequest {
     #[serde(default)]
@@ -70,7 +70,7 @@ pub struct EncryptRequest {
     context: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecryptRequest {
     ciphertext: String,
@@ -165,7 +165,7 @@ pub async fn decrypt(
     Ok(ApiJson(body))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditLogQuery {
     #[serde(default)]

@@ -24,7 +24,7 @@ use crate::users::{
     normalise_email, role_for, user_by_email,
 };
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     email: String,
@@ -124,7 +124,7 @@ pub async fn register(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     email: String,
@@ -211,7 +211,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Result<Re
     Ok(ApiJson(body).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     refresh_token: String,
@@ -307,7 +307,7 @@ pub async fn refresh(
     Ok(ApiJson(token_body(&state, access, new_token, session_id)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogoutRequest {
     /// End every session of the account, not only this one.

@@ -35,7 +35,7 @@ pub struct User {
 }
 
 /// What the user chose for new projects.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Preferences {
     /// BCP 47 primary tag of the user's books by default (`en`, `fr`).

@@ -8,10 +8,12 @@
 //! - [`worker`]: drives queue handlers from a [`visiobook_ports::JobQueue`] with Service Bus
 //!   settlement rules (used by `visiobook dev`, `visiobook job` and `visiobook render`).
 //! - [`timer`]: runs timer handlers on their NCRONTAB schedules locally.
+//! - [`openapi`]: the OpenAPI 3.1 document, generated from the declarations.
 //!
 //! Handlers never see the envelope: they get a typed [`QueueInvocation`] or
 //! [`TimerInvocation`], and HTTP functions are plain axum routes.
 
+pub mod openapi;
 pub mod package;
 pub mod registry;
 pub mod serve;

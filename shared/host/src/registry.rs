@@ -119,6 +119,8 @@ pub struct FunctionDef<S> {
     /// Queues this function may send to (one Service Bus output binding each, named after
     /// the queue).
     pub output_queues: Vec<&'static str>,
+    /// What the OpenAPI document says about each method (HTTP functions).
+    pub docs: Vec<crate::openapi::OperationDoc>,
 }
 
 impl<S: Clone + Send + Sync + 'static> FunctionDef<S> {
@@ -136,7 +138,14 @@ impl<S: Clone + Send + Sync + 'static> FunctionDef<S> {
             },
             handler: Handler::Http(Box::new(router)),
             output_queues: Vec::new(),
+            docs: Vec::new(),
         }
+    }
+
+    /// Documents one method of an HTTP function for the OpenAPI document.
+    pub fn doc(mut self, doc: crate::openapi::OperationDoc) -> Self {
+        self.docs.push(doc);
+        self
     }
 
     pub fn queue<F, Fut>(
@@ -156,6 +165,7 @@ impl<S: Clone + Send + Sync + 'static> FunctionDef<S> {
                 Box::pin(handler(state, invocation))
             })),
             output_queues: output_queues.to_vec(),
+            docs: Vec::new(),
         }
     }
 
@@ -174,6 +184,7 @@ impl<S: Clone + Send + Sync + 'static> FunctionDef<S> {
                 Box::pin(handler(state, invocation))
             })),
             output_queues: Vec::new(),
+            docs: Vec::new(),
         }
     }
 
