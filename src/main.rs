@@ -84,6 +84,21 @@ enum Command {
         #[arg(long)]
         lang: Option<String>,
     },
+    /// Rotate a key in the keys directory (VISIOBOOK_KEYS_DIR); running services pick it up
+    /// when they restart. Old keys stay: tokens they signed verify until they expire, data
+    /// they encrypted still decrypts.
+    RotateKey {
+        #[arg(value_enum)]
+        key: KeyKind,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KeyKind {
+    /// The ES256 key that signs access tokens.
+    Signing,
+    /// The key-encryption key of envelope encryption.
+    Data,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -102,6 +117,23 @@ enum JobStage {
     Analysis,
     Generation,
     Assembly,
+}
+
+fn rotate_key(settings: &Settings, key: KeyKind) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use visiobook_runtime::auth::Authority;
+    let line = match key {
+        KeyKind::Signing => format!(
+            "new signing key {}; restart the services to sign with it",
+            Authority::rotate_signing_key(&settings.keys_dir)?
+        ),
+        KeyKind::Data => format!(
+            "data key version {} is current; restart the services to encrypt with it",
+            Authority::rotate_data_key(&settings.keys_dir)?
+        ),
+    };
+    writeln!(std::io::stdout(), "{line}")?;
+    Ok(())
 }
 
 /// Checks an export list as clap parses it, so a typo is refused before any work.
@@ -190,6 +222,7 @@ fn main() -> ExitCode {
             Command::Package { out } => commands::package::run(settings, &out),
             Command::Ingest { book, lang } => commands::inspect::ingest(&settings, &book, lang),
             Command::Analyze { book, lang } => commands::inspect::analyze(&settings, &book, lang),
+            Command::RotateKey { key } => rotate_key(&settings, key),
         }
     });
     match result {

@@ -83,8 +83,7 @@ const DATA_KEYS_FILE: &str = "data-keys.json";
 impl Authority {
     /// Loads the keys from `dir`, creating any that is missing (mode 0600).
     pub fn load_or_create(dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating the keys directory {}", dir.display()))?;
+        create_private_dir(dir)?;
         let signing_path = dir.join(SIGNING_KEY_FILE);
         let current = match std::fs::read_to_string(&signing_path) {
             Ok(pem) => pem,
@@ -156,7 +155,7 @@ impl Authority {
     pub fn rotate_signing_key(dir: &Path) -> anyhow::Result<String> {
         let authority = Self::load_or_create(dir)?;
         let previous_dir = dir.join(PREVIOUS_SIGNING_KEYS_DIR);
-        std::fs::create_dir_all(&previous_dir)?;
+        create_private_dir(&previous_dir)?;
         let retired = previous_dir.join(format!("{}.pem", authority.signing.current_kid()));
         write_secret(&retired, authority.signing.current_pem().as_bytes())?;
         let fresh = SigningKeys::generate().context("generating the signing key")?;
@@ -199,6 +198,16 @@ impl Authority {
         mac.update(message.as_bytes());
         mac
     }
+}
+
+/// Creates a directory (and its parents) that only its owner may enter.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the keys directory {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("restricting {}", dir.display()))?;
+    Ok(())
 }
 
 /// Writes a secret file readable by its owner only, atomically.
@@ -383,5 +392,74 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
             ),
             _ => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_created_once_and_rotate_without_losing_old_tokens_or_data() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let first = Authority::load_or_create(dir.path()).expect("keys are created");
+        let again = Authority::load_or_create(dir.path()).expect("keys are loaded");
+        assert_eq!(first.signing.current_kid(), again.signing.current_kid());
+        use std::os::unix::fs::PermissionsExt as _;
+        for file in [".", SIGNING_KEY_FILE, LINK_KEY_FILE, DATA_KEYS_FILE] {
+            let mode = std::fs::metadata(dir.path().join(file))
+                .expect("exists")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{file} is readable by others: {mode:o}");
+        }
+        let now = now_unix();
+        let token = first
+            .signing
+            .issue_access("user-1", "user", "session-1", now, 600)
+            .expect("signs");
+        let envelope = first
+            .data_keys
+            .encrypt(b"secret", b"aad")
+            .expect("encrypts");
+        let link = first.sign_link("download|x");
+
+        let new_kid = Authority::rotate_signing_key(dir.path()).expect("rotates");
+        assert_eq!(Authority::rotate_data_key(dir.path()).expect("rotates"), 2);
+        let rotated = Authority::load_or_create(dir.path()).expect("loads");
+        assert_eq!(rotated.signing.current_kid(), new_kid);
+        assert_ne!(new_kid, first.signing.current_kid());
+        // The old token still verifies, and its key is still published.
+        assert_eq!(
+            rotated
+                .signing
+                .verify_access(&token, now)
+                .expect("verifies")
+                .sub,
+            "user-1"
+        );
+        assert_eq!(
+            rotated.signing.jwks()["keys"].as_array().map(Vec::len),
+            Some(2)
+        );
+        // Old data still decrypts; new data uses version 2.
+        assert_eq!(
+            rotated
+                .data_keys
+                .decrypt(&envelope, b"aad")
+                .expect("decrypts"),
+            b"secret"
+        );
+        assert_eq!(
+            rotated
+                .data_keys
+                .encrypt(b"x", b"")
+                .expect("encrypts")
+                .kek_version,
+            2
+        );
+        // Links keep their key: it does not rotate with the others.
+        assert!(rotated.verify_link("download|x", &link));
+        assert!(!rotated.verify_link("download|y", &link));
     }
 }
