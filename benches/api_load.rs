@@ -217,7 +217,9 @@ where
 
 /// Starts the app on 127.0.0.1:0 over `data_dir`, rate limits off; returns its address and
 /// the server task.
-async fn spawn_app(data_dir: &std::path::Path) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+async fn spawn_app(
+    data_dir: &std::path::Path,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let variables: BTreeMap<String, String> = [
         ("VISIOBOOK_DATA_DIR", data_dir.display().to_string()),
         ("VISIOBOOK_RATE_LIMIT_USER", "0".to_owned()),
@@ -390,7 +392,10 @@ async fn run(config: Config) -> Result<ExitCode> {
     })
     .await?;
 
-    let (url, all) = (format!("{base}/api/v1/projects?page_size=20"), users.clone());
+    let (url, all) = (
+        format!("{base}/api/v1/projects?page_size=20"),
+        users.clone(),
+    );
     let list = load("project list", &client, config, move |client, rng| {
         let user = &all[rng.below(all.len())];
         client.get(&url).bearer_auth(&user.access_token)

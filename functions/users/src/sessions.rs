@@ -24,6 +24,10 @@ use crate::users::{
     normalise_email, role_for, user_by_email,
 };
 
+/// Spent refresh tokens remembered per session (a replay of an older one is refused as
+/// invalid rather than detected as reuse).
+const MAX_USED_HASHES: usize = 64;
+
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
@@ -290,6 +294,11 @@ pub async fn refresh(
     let (new_token, new_hash) = new_refresh_token(user_id, session_id);
     let used = std::mem::replace(&mut session.current_hash, new_hash);
     session.used_hashes.push(used);
+    // Remember the last few spent tokens: enough to catch a copy in use, bounded in size.
+    if session.used_hashes.len() > MAX_USED_HASHES {
+        let excess = session.used_hashes.len() - MAX_USED_HASHES;
+        session.used_hashes.drain(..excess);
+    }
     session.last_used_at = Some(now_rfc3339());
     match write_session(&state, &session, Some(&etag)).await {
         Ok(()) => {}
