@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use visiobook_analysis::overrides::{StoryOverrides, apply};
 use visiobook_domain::Analysis;
+use visiobook_ports::BlobKey;
 use visiobook_ports::document::{read_typed, to_body};
-use visiobook_ports::{BlobKey, ETag};
 use visiobook_runtime::error::{ApiJson, ApiPath};
 use visiobook_runtime::{ApiError, AppState, Caller};
 
@@ -70,10 +70,7 @@ pub async fn write(
     let applied = apply(raw, &overrides)
         .map_err(|error| ApiError::bad_request("invalid_overrides", error.to_string()))?;
 
-    let if_match = headers
-        .get(header::IF_MATCH)
-        .and_then(|value| value.to_str().ok())
-        .map(|value| ETag(value.trim().trim_matches('"').to_owned()));
+    let if_match = visiobook_runtime::http::if_match(&headers)?;
     let body = to_body(&overrides)?;
     let documents = state.documents.as_ref();
     let container = visiobook_pipeline::OVERRIDES_CONTAINER;

@@ -3,12 +3,11 @@
 //! support so that players can seek. It belongs to the Storyboard Assembly service
 //! and moves to its own crate when that service grows.
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
 use serde::Deserialize;
-use visiobook_ports::{BlobKey, ByteRange};
+use visiobook_ports::BlobKey;
 use visiobook_runtime::error::{ApiPath, ApiQuery};
 use visiobook_runtime::{ApiError, AppState, Caller};
 
@@ -69,94 +68,19 @@ pub async fn export(
         .unwrap_or("export")
         .to_owned();
     let disposition = format!("inline; filename=\"{}-{file_name}\"", query.id);
-    if let Some(range) = headers
-        .get(header::RANGE)
-        .and_then(|value| value.to_str().ok())
-    {
-        let Some((start, end)) = parse_range(range, size) else {
-            return Ok((
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                [(header::CONTENT_RANGE, format!("bytes */{size}"))],
-            )
-                .into_response());
-        };
-        let bytes = state
-            .blobs
-            .get_range(
-                &key,
-                ByteRange {
-                    start,
-                    end: Some(end + 1),
-                },
-            )
-            .await?;
-        return Ok((
-            StatusCode::PARTIAL_CONTENT,
-            [
-                (header::CONTENT_TYPE, output.content_type.clone()),
-                (header::CONTENT_RANGE, format!("bytes {start}-{end}/{size}")),
-                (header::ACCEPT_RANGES, "bytes".to_owned()),
-                (header::CONTENT_DISPOSITION, disposition),
-            ],
-            bytes,
-        )
-            .into_response());
-    }
-    let (meta, reader) = state.blobs.open(&key).await?;
-    let stream = tokio_util_stream(reader);
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, meta.content_type),
-            (header::CONTENT_LENGTH, meta.size_bytes.to_string()),
-            (header::ACCEPT_RANGES, "bytes".to_owned()),
+    visiobook_runtime::http::serve_blob(
+        &state,
+        &key,
+        size,
+        &headers,
+        vec![
+            (header::CONTENT_TYPE, output.content_type.clone()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
-        Body::from_stream(stream),
+        ApiError::conflict(
+            "export_not_ready",
+            "the export is being replaced; try again",
+        ),
     )
-        .into_response())
-}
-
-fn tokio_util_stream(
-    reader: visiobook_ports::blob::BlobReader,
-) -> tokio_util::io::ReaderStream<visiobook_ports::blob::BlobReader> {
-    tokio_util::io::ReaderStream::new(reader)
-}
-
-/// One `bytes=a-b`, `bytes=a-` or `bytes=-n` range, inclusive, within `size`.
-fn parse_range(header: &str, size: u64) -> Option<(u64, u64)> {
-    let spec = header.strip_prefix("bytes=")?.trim();
-    if spec.contains(',') || size == 0 {
-        return None;
-    }
-    let (start, end) = spec.split_once('-')?;
-    let (start, end) = match (start.trim(), end.trim()) {
-        ("", suffix) => {
-            let length: u64 = suffix.parse().ok()?;
-            (size.checked_sub(length.min(size))?, size - 1)
-        }
-        (start, "") => (start.parse().ok()?, size - 1),
-        (start, end) => (start.parse().ok()?, end.parse::<u64>().ok()?.min(size - 1)),
-    };
-    (start <= end && start < size).then_some((start, end))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_range;
-
-    #[test]
-    fn ranges_parse_within_the_size() {
-        let check = |header: &str, expected: Option<(u64, u64)>| {
-            assert_eq!(parse_range(header, 100), expected, "{header}")
-        };
-        check("bytes=0-9", Some((0, 9)));
-        check("bytes=90-", Some((90, 99)));
-        check("bytes=-10", Some((90, 99)));
-        check("bytes=50-500", Some((50, 99)));
-        check("bytes=100-", None);
-        check("bytes=9-3", None);
-        check("bytes=0-1,5-6", None);
-        check("items=0-1", None);
-    }
+    .await
 }

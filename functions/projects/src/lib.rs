@@ -253,19 +253,11 @@ pub async fn export_user(state: &AppState, user_id: &str) -> Result<Value, ApiEr
 
 async fn projects_of(state: &AppState, user_id: &str) -> Result<Vec<Project>, ApiError> {
     let query = visiobook_ports::Query::default().page_size(1000);
-    let mut projects = Vec::new();
-    let mut continuation = None;
-    loop {
-        let page = state
-            .documents
-            .query(PROJECTS_CONTAINER, user_id, &query, continuation.as_deref())
-            .await?;
-        for item in &page.items {
-            projects.push(item.parse()?);
-        }
-        match page.continuation {
-            Some(next) => continuation = Some(next),
-            None => return Ok(projects),
-        }
-    }
+    Ok(visiobook_ports::document::query_all_typed(
+        state.documents.as_ref(),
+        PROJECTS_CONTAINER,
+        user_id,
+        &query,
+    )
+    .await?)
 }

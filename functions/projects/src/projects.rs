@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use visiobook_ports::document::{read_typed, to_body};
+use visiobook_ports::document::{query_all_typed, read_typed, to_body};
 use visiobook_ports::{BlobKey, ETag, ErrorKind, Order, Query};
 use visiobook_runtime::audit::{self, AuditEvent};
 use visiobook_runtime::error::{ApiJson, ApiPath, ApiQuery};
@@ -154,20 +154,7 @@ fn required_if_match(headers: &HeaderMap) -> Result<ETag, ApiError> {
 }
 
 fn optional_if_match(headers: &HeaderMap) -> Result<Option<ETag>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::bad_request("invalid_if_match", "If-Match is not text"))?;
-    let tag = text.trim().trim_start_matches("W/").trim_matches('"');
-    if tag.is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_if_match",
-            "If-Match is empty",
-        ));
-    }
-    Ok(Some(ETag(tag.to_owned())))
+    visiobook_runtime::http::if_match(headers)
 }
 
 fn precondition_failed() -> ApiError {
@@ -584,27 +571,16 @@ pub async fn remove_project(state: &AppState, project: &Project) -> Result<Value
 }
 
 pub async fn all_versions_of(state: &AppState, project_id: &str) -> Result<Vec<Version>, ApiError> {
-    let query = Query::default().page_size(1000);
-    let mut versions = Vec::new();
-    let mut continuation = None;
-    loop {
-        let page = state
-            .documents
-            .query(
-                VERSIONS_CONTAINER,
-                project_id,
-                &query,
-                continuation.as_deref(),
-            )
-            .await?;
-        for item in &page.items {
-            versions.push(item.parse()?);
-        }
-        match page.continuation {
-            Some(next) => continuation = Some(next),
-            None => return Ok(versions),
-        }
-    }
+    let query = Query::default()
+        .order_by("version", Order::Ascending)
+        .page_size(1000);
+    Ok(query_all_typed(
+        state.documents.as_ref(),
+        VERSIONS_CONTAINER,
+        project_id,
+        &query,
+    )
+    .await?)
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -860,15 +836,7 @@ pub async fn share(
         state.blobs.head(&key).await?.ok_or_else(|| {
             ApiError::conflict("export_not_ready", "the export is not stored yet")
         })?;
-    let lifetime = request
-        .expires_in_seconds
-        .unwrap_or(storage::DEFAULT_LINK_SECONDS);
-    if !(1..=storage::MAX_LINK_SECONDS).contains(&lifetime) {
-        return Err(ApiError::bad_request(
-            "invalid_expiry",
-            format!("a link lives 1 to {} seconds", storage::MAX_LINK_SECONDS),
-        ));
-    }
+    let lifetime = storage::link_lifetime(request.expires_in_seconds)?;
     let now = now_rfc3339();
     let title = status
         .title

@@ -8,7 +8,6 @@
 
 use std::io::Write as _;
 
-use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,8 +16,8 @@ use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
-use visiobook_ports::document::{read_typed, to_body};
-use visiobook_ports::{BlobKey, ByteRange, ErrorKind, Order, Query};
+use visiobook_ports::document::{query_all_typed, read_typed, to_body};
+use visiobook_ports::{BlobKey, ErrorKind, Order, Query};
 use visiobook_runtime::audit::{self, AuditEvent};
 use visiobook_runtime::auth::now_unix;
 use visiobook_runtime::error::{ApiJson, ApiPath, ApiQuery};
@@ -123,21 +122,7 @@ pub async fn files_of(state: &AppState, owner: &str) -> Result<Vec<StoredFile>, 
     let query = Query::default()
         .order_by("created_at", Order::Ascending)
         .page_size(1000);
-    let mut files = Vec::new();
-    let mut continuation = None;
-    loop {
-        let page = state
-            .documents
-            .query(FILES_CONTAINER, owner, &query, continuation.as_deref())
-            .await?;
-        for item in &page.items {
-            files.push(item.parse()?);
-        }
-        match page.continuation {
-            Some(next) => continuation = Some(next),
-            None => return Ok(files),
-        }
-    }
+    Ok(query_all_typed(state.documents.as_ref(), FILES_CONTAINER, owner, &query).await?)
 }
 
 /// Bytes `owner` keeps in uploads.
@@ -397,115 +382,32 @@ pub async fn download(
         "attachment; filename=\"{}\"",
         file.name.replace(|c: char| !c.is_ascii() || c == '\\', "_")
     );
-    let common = [
-        (header::CONTENT_TYPE, file.content_type.clone()),
-        (header::ETAG, etag),
-        (header::ACCEPT_RANGES, "bytes".to_owned()),
-        (header::CONTENT_DISPOSITION, disposition),
-        (header::CACHE_CONTROL, "private, no-store".to_owned()),
-    ];
-    let range = headers
-        .get(header::RANGE)
-        .and_then(|value| value.to_str().ok());
-    match range.map(|text| parse_range(text, file.size_bytes)) {
-        None | Some(RangeAnswer::Ignore) => {
-            let (_, reader) = match state.blobs.open(&key).await {
-                Ok(opened) => opened,
-                Err(error) if error.kind == ErrorKind::NotFound => {
-                    return Err(file_not_found(&id));
-                }
-                Err(error) => return Err(error.into()),
-            };
-            let body = Body::from_stream(tokio_util::io::ReaderStream::new(reader));
-            let mut response = (common, body).into_response();
-            response
-                .headers_mut()
-                .insert(header::CONTENT_LENGTH, file.size_bytes.into());
-            Ok(response)
-        }
-        Some(RangeAnswer::Unsatisfiable) => Ok((
-            StatusCode::RANGE_NOT_SATISFIABLE,
-            [(
-                header::CONTENT_RANGE,
-                format!("bytes */{}", file.size_bytes),
-            )],
-            ApiJson(visiobook_host::error_body(
-                "range_not_satisfiable",
-                "the range is outside the file",
-            )),
-        )
-            .into_response()),
-        Some(RangeAnswer::Part { start, end }) => {
-            let bytes = state
-                .blobs
-                .get_range(
-                    &key,
-                    ByteRange {
-                        start,
-                        end: Some(end + 1),
-                    },
-                )
-                .await?;
-            Ok((
-                StatusCode::PARTIAL_CONTENT,
-                common,
-                [(
-                    header::CONTENT_RANGE,
-                    format!("bytes {start}-{end}/{}", file.size_bytes),
-                )],
-                bytes,
-            )
-                .into_response())
-        }
-    }
+    visiobook_runtime::http::serve_blob(
+        &state,
+        &key,
+        file.size_bytes,
+        &headers,
+        vec![
+            (header::CONTENT_TYPE, file.content_type.clone()),
+            (header::ETAG, etag),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        file_not_found(&id),
+    )
+    .await
 }
 
-/// What to do with a `Range` header (RFC 9110 §14): one byte range, or none.
-#[derive(Debug, PartialEq, Eq)]
-pub enum RangeAnswer {
-    /// Serve the whole file (not a bytes range, or several ranges).
-    Ignore,
-    Unsatisfiable,
-    /// Inclusive bounds.
-    Part {
-        start: u64,
-        end: u64,
-    },
-}
-
-pub fn parse_range(header: &str, size: u64) -> RangeAnswer {
-    let Some(spec) = header.trim().strip_prefix("bytes=") else {
-        return RangeAnswer::Ignore;
-    };
-    if spec.contains(',') {
-        return RangeAnswer::Ignore;
-    }
-    let Some((first, last)) = spec.trim().split_once('-') else {
-        return RangeAnswer::Ignore;
-    };
-    let (first, last) = (first.trim(), last.trim());
-    let parse = |text: &str| text.parse::<u64>().ok();
-    let (start, end) = match (first.is_empty(), last.is_empty()) {
-        // bytes=-N: the last N bytes.
-        (true, false) => match parse(last) {
-            Some(0) => return RangeAnswer::Unsatisfiable,
-            Some(n) => (size.saturating_sub(n), size.saturating_sub(1)),
-            None => return RangeAnswer::Ignore,
-        },
-        (false, true) => match parse(first) {
-            Some(start) => (start, size.saturating_sub(1)),
-            None => return RangeAnswer::Ignore,
-        },
-        (false, false) => match (parse(first), parse(last)) {
-            (Some(start), Some(end)) if start <= end => (start, end.min(size.saturating_sub(1))),
-            _ => return RangeAnswer::Ignore,
-        },
-        (true, true) => return RangeAnswer::Ignore,
-    };
-    if size == 0 || start >= size {
-        RangeAnswer::Unsatisfiable
+/// The lifetime asked for a link (7 days when absent), within 1 s to 30 days.
+pub fn link_lifetime(requested: Option<u64>) -> Result<u64, ApiError> {
+    let lifetime = requested.unwrap_or(DEFAULT_LINK_SECONDS);
+    if (1..=MAX_LINK_SECONDS).contains(&lifetime) {
+        Ok(lifetime)
     } else {
-        RangeAnswer::Part { start, end }
+        Err(ApiError::bad_request(
+            "invalid_expiry",
+            format!("a link lives 1 to {MAX_LINK_SECONDS} seconds"),
+        ))
     }
 }
 
@@ -576,13 +478,7 @@ pub async fn permissions(
     ApiJson(request): ApiJson<PermissionsRequest>,
 ) -> Result<ApiJson<Value>, ApiError> {
     let (mut file, etag) = load_file(&state, &caller.user_id, &id).await?;
-    let lifetime = request.expires_in_seconds.unwrap_or(DEFAULT_LINK_SECONDS);
-    if !(1..=MAX_LINK_SECONDS).contains(&lifetime) {
-        return Err(ApiError::bad_request(
-            "invalid_expiry",
-            format!("a link lives 1 to {MAX_LINK_SECONDS} seconds"),
-        ));
-    }
+    let lifetime = link_lifetime(request.expires_in_seconds)?;
     let before = file.visibility;
     if request.visibility == Visibility::Private && before == Visibility::Link {
         file.link_generation = file.link_generation.saturating_add(1);
@@ -671,25 +567,6 @@ pub async fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges_follow_rfc_9110() {
-        use RangeAnswer::*;
-        assert_eq!(parse_range("bytes=0-9", 100), Part { start: 0, end: 9 });
-        assert_eq!(parse_range("bytes=90-", 100), Part { start: 90, end: 99 });
-        assert_eq!(parse_range("bytes=-10", 100), Part { start: 90, end: 99 });
-        assert_eq!(parse_range("bytes=-500", 100), Part { start: 0, end: 99 });
-        assert_eq!(
-            parse_range("bytes=50-500", 100),
-            Part { start: 50, end: 99 }
-        );
-        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
-        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
-        assert_eq!(parse_range("bytes=9-0", 100), Ignore);
-        assert_eq!(parse_range("bytes=0-1,5-6", 100), Ignore);
-        assert_eq!(parse_range("items=0-1", 100), Ignore);
-        assert_eq!(parse_range("bytes=x-y", 100), Ignore);
-    }
 
     #[test]
     fn names_keep_the_last_component() {

@@ -14,7 +14,8 @@ use visiobook_runtime::{ApiError, AppState, Caller, now_rfc3339};
 
 use crate::sessions::{revoke_all_sessions, sessions_of};
 use crate::users::{
-    EMAILS_CONTAINER, Preferences, USERS_CONTAINER, caller_user, clean_display_name, index_id,
+    EMAILS_CONTAINER, Preferences, USERS_CONTAINER, caller_user, clean_display_name, hash_password,
+    index_id, verify_password,
 };
 
 /// `GET /api/v1/users/profile`.
@@ -74,13 +75,7 @@ pub async fn update_profile(
         changed.push("preferences");
     }
     let password_changed = if let Some(change) = update.password {
-        let current_hash = user.password_hash.clone();
-        let current = change.current;
-        let correct = tokio::task::spawn_blocking(move || {
-            visiobook_auth::verify_password(&current, &current_hash)
-        })
-        .await
-        .map_err(ApiError::internal)?;
+        let correct = verify_password(change.current, Some(user.password_hash.clone())).await?;
         if !correct {
             return Err(ApiError::forbidden(
                 "invalid_credentials",
@@ -96,12 +91,7 @@ pub async fn update_profile(
                 )
             },
         )?;
-        let new = change.new;
-        user.password_hash =
-            tokio::task::spawn_blocking(move || visiobook_auth::hash_password(&new))
-                .await
-                .map_err(ApiError::internal)?
-                .map_err(ApiError::internal)?;
+        user.password_hash = hash_password(change.new).await?;
         changed.push("password");
         true
     } else {
@@ -158,12 +148,7 @@ pub async fn delete_account(
     ApiJson(request): ApiJson<DeleteRequest>,
 ) -> Result<ApiJson<Value>, ApiError> {
     let (user, _) = caller_user(&state, &caller.user_id).await?;
-    let hash = user.password_hash.clone();
-    let password = request.password;
-    let correct =
-        tokio::task::spawn_blocking(move || visiobook_auth::verify_password(&password, &hash))
-            .await
-            .map_err(ApiError::internal)?;
+    let correct = verify_password(request.password, Some(user.password_hash.clone())).await?;
     if !correct {
         return Err(ApiError::forbidden(
             "invalid_credentials",

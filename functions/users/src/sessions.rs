@@ -56,12 +56,7 @@ pub async fn register(
         Some(name) => clean_display_name(&name)?,
         None => email.split('@').next().unwrap_or("reader").to_owned(),
     };
-    let password = body.password;
-    let password_hash =
-        tokio::task::spawn_blocking(move || visiobook_auth::hash_password(&password))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
+    let password_hash = crate::users::hash_password(body.password).await?;
     let id = uuid::Uuid::new_v4().simple().to_string();
     let now = now_rfc3339();
     let user = User {
@@ -148,17 +143,8 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Result<Re
     let now = now_unix();
     throttle::check(&state, &keys, now).await?;
     let found = user_by_email(state.documents.as_ref(), &email).await?;
-    let password = body.password;
     let stored_hash = found.as_ref().map(|(user, _)| user.password_hash.clone());
-    let verified = tokio::task::spawn_blocking(move || match stored_hash {
-        Some(hash) => visiobook_auth::verify_password(&password, &hash),
-        None => {
-            visiobook_auth::dummy_verify(&password);
-            false
-        }
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let verified = crate::users::verify_password(body.password, stored_hash).await?;
     let Some((mut user, etag)) = found.filter(|_| verified) else {
         throttle::failed(&state, &keys, now).await?;
         audit::record(
@@ -383,24 +369,16 @@ pub async fn revoke_session(
 
 /// Every session of a user, oldest first.
 pub async fn sessions_of(state: &AppState, user_id: &str) -> Result<Vec<Session>, ApiError> {
-    let mut sessions = Vec::new();
-    let mut continuation = None;
     let query = visiobook_ports::Query::default()
         .order_by("created_at", visiobook_ports::Order::Ascending)
         .page_size(1000);
-    loop {
-        let page = state
-            .documents
-            .query(SESSIONS_CONTAINER, user_id, &query, continuation.as_deref())
-            .await?;
-        for item in page.items {
-            sessions.push(item.parse::<Session>()?);
-        }
-        match page.continuation {
-            Some(next) => continuation = Some(next),
-            None => return Ok(sessions),
-        }
-    }
+    Ok(visiobook_ports::document::query_all_typed(
+        state.documents.as_ref(),
+        SESSIONS_CONTAINER,
+        user_id,
+        &query,
+    )
+    .await?)
 }
 
 /// Revokes every live session of a user; returns how many it ended.

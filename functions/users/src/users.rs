@@ -121,6 +121,28 @@ pub async fn caller_user(state: &AppState, id: &str) -> Result<(User, ETag), Api
     })
 }
 
+/// Checks a password against a stored hash off the async workers (argon2id takes tens of
+/// milliseconds of CPU); `None` for the hash runs a dummy verification that takes as long.
+pub async fn verify_password(password: String, hash: Option<String>) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => visiobook_auth::verify_password(&password, &hash),
+        None => {
+            visiobook_auth::dummy_verify(&password);
+            false
+        }
+    })
+    .await
+    .map_err(ApiError::internal)
+}
+
+/// Hashes a new password off the async workers.
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || visiobook_auth::hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
 /// A document id for free text such as an email (which may hold characters Cosmos DB refuses
 /// in ids): the hex SHA-256 of the text.
 pub fn index_id(text: &str) -> String {

@@ -34,27 +34,17 @@ pub async fn load_status_for(
 
 /// The ids of the books `owner` uploaded, oldest first.
 pub async fn owned_book_ids(state: &AppState, owner: &str) -> Result<Vec<String>, StoreError> {
-    let mut ids = Vec::new();
-    let mut continuation = None;
     let query = visiobook_ports::Query::default()
         .order_by("created_at", visiobook_ports::Order::Ascending)
         .page_size(1000);
-    loop {
-        let page = state
-            .documents
-            .query(
-                OWNED_BOOKS_CONTAINER,
-                owner,
-                &query,
-                continuation.as_deref(),
-            )
-            .await?;
-        ids.extend(page.items.into_iter().map(|item| item.id));
-        match page.continuation {
-            Some(next) => continuation = Some(next),
-            None => return Ok(ids),
-        }
-    }
+    let entries = visiobook_ports::document::query_all(
+        state.documents.as_ref(),
+        OWNED_BOOKS_CONTAINER,
+        owner,
+        &query,
+    )
+    .await?;
+    Ok(entries.into_iter().map(|entry| entry.id).collect())
 }
 
 /// What deleting a book removed.

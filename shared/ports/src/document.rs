@@ -188,3 +188,39 @@ pub fn to_body<T: Serialize>(value: &T) -> StoreResult<Value> {
     serde_json::to_value(value)
         .map_err(|error| StoreError::invalid(format!("value cannot be stored as JSON: {error}")))
 }
+
+/// Every document of one partition that `query` selects, following continuation tokens (for
+/// partitions known to be small: one user's projects, sessions or files).
+pub async fn query_all(
+    store: &dyn DocumentStore,
+    container: &str,
+    partition_key: &str,
+    query: &Query,
+) -> StoreResult<Vec<Document>> {
+    let mut documents = Vec::new();
+    let mut continuation = None;
+    loop {
+        let page = store
+            .query(container, partition_key, query, continuation.as_deref())
+            .await?;
+        documents.extend(page.items);
+        match page.continuation {
+            Some(next) => continuation = Some(next),
+            None => return Ok(documents),
+        }
+    }
+}
+
+/// [`query_all`], each document deserialised into `T`.
+pub async fn query_all_typed<T: DeserializeOwned>(
+    store: &dyn DocumentStore,
+    container: &str,
+    partition_key: &str,
+    query: &Query,
+) -> StoreResult<Vec<T>> {
+    query_all(store, container, partition_key, query)
+        .await?
+        .iter()
+        .map(Document::parse)
+        .collect()
+}

@@ -14,7 +14,7 @@ use visiobook_auth::audit::{
     ACTOR_SYSTEM, AuditEntry, AuditEvent as Event, OUTCOME_FAILURE, OUTCOME_SUCCESS,
     verify_chain_after,
 };
-use visiobook_ports::document::{read_typed, to_body};
+use visiobook_ports::document::{query_all_typed, read_typed, to_body};
 use visiobook_ports::{ErrorKind, Order, Query, StoreError};
 
 use crate::state::AppState;
@@ -226,21 +226,7 @@ pub async fn entries_about(state: &AppState, user_id: &str) -> Result<Vec<AuditE
         .filter("actor", user_id)
         .order_by("seq", Order::Ascending)
         .page_size(1000);
-    let mut entries = Vec::new();
-    let mut continuation = None;
-    loop {
-        let page = state
-            .documents
-            .query(AUDIT_CONTAINER, PARTITION, &query, continuation.as_deref())
-            .await?;
-        for item in &page.items {
-            entries.push(item.parse()?);
-        }
-        match page.continuation {
-            Some(next) => continuation = Some(next),
-            None => return Ok(entries),
-        }
-    }
+    query_all_typed(state.documents.as_ref(), AUDIT_CONTAINER, PARTITION, &query).await
 }
 
 /// Checks the whole chain, page by page, and that it ends where the head says:

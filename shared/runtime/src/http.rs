@@ -210,3 +210,168 @@ async fn envelope_errors(request: Request, next: Next) -> Response {
 pub fn empty(status: StatusCode) -> Response {
     (status, Body::empty()).into_response()
 }
+
+/// What to do with a `Range` header (RFC 9110 §14): one byte range, or the whole thing.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RangeAnswer {
+    /// Serve the whole body (not a bytes range, malformed, or several ranges).
+    Ignore,
+    /// 416: the range starts past the end.
+    Unsatisfiable,
+    /// Inclusive bounds within the size.
+    Part { start: u64, end: u64 },
+}
+
+/// Reads one `bytes=a-b`, `bytes=a-` or `bytes=-n` range against a body of `size` bytes.
+pub fn parse_range(header: &str, size: u64) -> RangeAnswer {
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return RangeAnswer::Ignore;
+    };
+    if spec.contains(',') {
+        return RangeAnswer::Ignore;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeAnswer::Ignore;
+    };
+    let (first, last) = (first.trim(), last.trim());
+    let parse = |text: &str| text.parse::<u64>().ok();
+    let (start, end) = match (first.is_empty(), last.is_empty()) {
+        // bytes=-N: the last N bytes.
+        (true, false) => match parse(last) {
+            Some(0) => return RangeAnswer::Unsatisfiable,
+            Some(n) => (size.saturating_sub(n), size.saturating_sub(1)),
+            None => return RangeAnswer::Ignore,
+        },
+        (false, true) => match parse(first) {
+            Some(start) => (start, size.saturating_sub(1)),
+            None => return RangeAnswer::Ignore,
+        },
+        (false, false) => match (parse(first), parse(last)) {
+            (Some(start), Some(end)) if start <= end => (start, end.min(size.saturating_sub(1))),
+            _ => return RangeAnswer::Ignore,
+        },
+        (true, true) => return RangeAnswer::Ignore,
+    };
+    if size == 0 || start >= size {
+        RangeAnswer::Unsatisfiable
+    } else {
+        RangeAnswer::Part { start, end }
+    }
+}
+
+/// Streams the blob `key` of `size` bytes, honouring a single `Range` of the request (206 with
+/// `Content-Range`, 416 when it starts past the end), with `Accept-Ranges` and the `extra`
+/// headers (content type, disposition, ETag...). A blob gone meanwhile is `not_found`.
+pub async fn serve_blob(
+    state: &AppState,
+    key: &visiobook_ports::BlobKey,
+    size: u64,
+    request_headers: &axum::http::HeaderMap,
+    extra: Vec<(header::HeaderName, String)>,
+    not_found: ApiError,
+) -> Result<Response, ApiError> {
+    use visiobook_ports::{ByteRange, ErrorKind};
+    let range = request_headers
+        .get(header::RANGE)
+        .and_then(|value| value.to_str().ok())
+        .map_or(RangeAnswer::Ignore, |text| parse_range(text, size));
+    let mut response = match range {
+        RangeAnswer::Ignore => {
+            let reader = match state.blobs.open(key).await {
+                Ok((_, reader)) => reader,
+                Err(error) if error.kind == ErrorKind::NotFound => return Err(not_found),
+                Err(error) => return Err(error.into()),
+            };
+            let body = Body::from_stream(tokio_util::io::ReaderStream::new(reader));
+            let mut response = (StatusCode::OK, body).into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+            response
+        }
+        RangeAnswer::Unsatisfiable => {
+            return Ok(ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range_not_satisfiable",
+                format!("the range is outside the {size} bytes"),
+            )
+            .with_header("content-range", format!("bytes */{size}"))
+            .into_response());
+        }
+        RangeAnswer::Part { start, end } => {
+            let bytes = match state
+                .blobs
+                .get_range(
+                    key,
+                    ByteRange {
+                        start,
+                        end: Some(end + 1),
+                    },
+                )
+                .await
+            {
+                Ok(bytes) => bytes,
+                Err(error) if error.kind == ErrorKind::NotFound => return Err(not_found),
+                Err(error) => return Err(error.into()),
+            };
+            let mut response = (StatusCode::PARTIAL_CONTENT, bytes).into_response();
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes {start}-{end}/{size}")) {
+                response.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+            response
+        }
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    for (name, value) in extra {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    Ok(response)
+}
+
+/// `If-Match` as an ETag (quotes and a weak prefix removed); `None` when absent.
+pub fn if_match(
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<visiobook_ports::ETag>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::bad_request("invalid_if_match", "If-Match is not text"))?;
+    let tag = text.trim().trim_start_matches("W/").trim_matches('"');
+    if tag.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_if_match",
+            "If-Match is empty",
+        ));
+    }
+    Ok(Some(visiobook_ports::ETag(tag.to_owned())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        use RangeAnswer::*;
+        assert_eq!(parse_range("bytes=0-9", 100), Part { start: 0, end: 9 });
+        assert_eq!(parse_range("bytes=90-", 100), Part { start: 90, end: 99 });
+        assert_eq!(parse_range("bytes=-10", 100), Part { start: 90, end: 99 });
+        assert_eq!(parse_range("bytes=-500", 100), Part { start: 0, end: 99 });
+        assert_eq!(
+            parse_range("bytes=50-500", 100),
+            Part { start: 50, end: 99 }
+        );
+        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-", 0), Unsatisfiable);
+        assert_eq!(parse_range("bytes=9-0", 100), Ignore);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), Ignore);
+        assert_eq!(parse_range("items=0-1", 100), Ignore);
+        assert_eq!(parse_range("bytes=x-y", 100), Ignore);
+    }
+}
