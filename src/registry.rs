@@ -21,6 +21,7 @@ pub fn functions() -> anyhow::Result<Registry<AppState>> {
     functions.extend(visiobook_assembly_api::functions());
     functions.extend(visiobook_users::functions());
     functions.extend(visiobook_projects::functions());
+    functions.extend(visiobook_notifications::functions());
     let document = Arc::new(OnceLock::new());
     let served = document.clone();
     functions.push(

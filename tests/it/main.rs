@@ -11,6 +11,7 @@ mod bad_input;
 mod cli;
 mod faults;
 mod media;
+mod notifications;
 mod openapi;
 mod pipeline;
 mod projects;

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use visiobook_host::FunctionDef;
 use visiobook_runtime::{ApiError, AppState};
 
-pub use projects::{PROJECTS_CONTAINER, Project, VERSIONS_CONTAINER};
+pub use projects::{PROJECTS_CONTAINER, Project, VERSIONS_CONTAINER, load_project};
 pub use storage::{FILES_CONTAINER, StoredFile};
 
 /// Every function of the two services.

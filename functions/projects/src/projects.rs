@@ -715,6 +715,7 @@ pub async fn render(
     let (file, _) = storage::load_file(&state, &caller.user_id, file_id).await?;
     let bytes = state.blobs.get(&BlobKey::parse(&file.blob_key)?).await?;
     let extras = visiobook_pipeline::BookExtras {
+        project_id: Some(id.clone()),
         overrides: project.content.overrides.clone(),
         options: Some(assembly_options(&project.content.settings)),
     };

@@ -136,6 +136,8 @@ pub async fn submit_book(
 /// runs) and its render options (read by assembly).
 #[derive(Debug, Clone, Default)]
 pub struct BookExtras {
+    /// The project the book is rendered from (its notifications name it).
+    pub project_id: Option<String>,
     pub overrides: Option<serde_json::Value>,
     pub options: Option<AssemblyOptions>,
 }
@@ -190,6 +192,7 @@ pub async fn submit_book_with(
     );
     let status = BookStatus {
         owner: owner.clone(),
+        project_id: extras.project_id.clone(),
         ..status
     };
     let stored = async {

@@ -8,6 +8,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use visiobook_domain::BookStatus;
 use visiobook_domain::artifacts::{
     MediaManifest, analysis_key, book_key, media_key, source_key, timeline_key,
 };
@@ -16,6 +17,7 @@ use visiobook_domain::{Analysis, Book, Stage, StageMessage};
 use visiobook_host::{HandlerError, OutMessage, QueueInvocation};
 use visiobook_ports::{BlobKey, BlobStore};
 use visiobook_runtime::metrics::StageLabels;
+use visiobook_runtime::notify::{self, Notification};
 use visiobook_runtime::{AppState, now_rfc3339};
 
 use crate::status::{load_status, update_status};
@@ -50,10 +52,23 @@ pub async fn run_stage(
         return Ok(next_message(stage, &message));
     }
 
-    update_status(state, book_id, |status| {
+    if let Some(status) = update_status(state, book_id, |status| {
         status.start_stage(stage, &now_rfc3339())
     })
-    .await?;
+    .await?
+    {
+        let run = run_key(&status, stage);
+        let message = format!("{stage} started");
+        notify(
+            state,
+            &status,
+            "stage.started",
+            stage,
+            message,
+            format!("{run}:started"),
+        )
+        .await;
+    }
     let started = Instant::now();
     let (progress_sender, progress_task) =
         progress_reporter(state.clone(), book_id.to_owned(), stage);
@@ -96,8 +111,36 @@ pub async fn run_stage(
                     stage: stage.to_string(),
                 })
                 .observe(elapsed.as_secs_f64());
-            if finished.is_some_and(|status| status.state == BookState::Ready) {
-                state.metrics.book_event("ready");
+            if let Some(status) = &finished {
+                let done = status
+                    .record(stage)
+                    .and_then(|record| record.finished_at.clone())
+                    .unwrap_or_default();
+                let key = format!("{book_id}:{stage}:{done}");
+                let message = format!("{stage} finished");
+                notify(
+                    state,
+                    status,
+                    "stage.finished",
+                    stage,
+                    message,
+                    format!("{key}:finished"),
+                )
+                .await;
+                if status.state == BookState::Ready {
+                    state.metrics.book_event("ready");
+                    let title = status.title.as_deref().unwrap_or("your book");
+                    let message = format!("{title} is ready");
+                    notify(
+                        state,
+                        status,
+                        "book.ready",
+                        stage,
+                        message,
+                        format!("{key}:ready"),
+                    )
+                    .await;
+                }
             }
             tracing::info!(book.id = book_id, stage = %stage, duration_ms, "stage finished");
             Ok(next_message(stage, &message))
@@ -110,10 +153,34 @@ pub async fn run_stage(
                 .downcast_ref::<PermanentFailure>()
                 .map(|failure| failure.code);
             let final_delivery = permanent.is_some() || invocation.is_final_delivery();
-            update_status(state, book_id, |status| {
+            if let Some(status) = update_status(state, book_id, |status| {
                 status.fail(stage, permanent, &reason, final_delivery, &now_rfc3339());
             })
-            .await?;
+            .await?
+            {
+                let run = run_key(&status, stage);
+                let (kind, message) = if final_delivery {
+                    let code = permanent.unwrap_or("stage_failed");
+                    (
+                        "book.failed",
+                        format!("{stage} failed ({code}); the book was not finished"),
+                    )
+                } else {
+                    (
+                        "stage.retrying",
+                        format!("{stage} failed; it will be retried"),
+                    )
+                };
+                notify(
+                    state,
+                    &status,
+                    kind,
+                    stage,
+                    message,
+                    format!("{run}:failed"),
+                )
+                .await;
+            }
             if final_delivery {
                 state.metrics.book_event("failed");
             }
@@ -154,6 +221,7 @@ fn progress_reporter(
     let (sender, mut receiver) = tokio::sync::watch::channel(Report::default());
     let started = Instant::now();
     let task = tokio::spawn(async move {
+        let mut last_tenth = 0u8;
         while receiver.changed().await.is_ok() {
             let report = receiver.borrow_and_update().clone();
             let now = now_rfc3339();
@@ -162,7 +230,7 @@ fn progress_reporter(
             let eta = (report.fraction > 0.02 && elapsed > 1.0)
                 .then(|| (elapsed * (1.0 - report.fraction) / report.fraction).round() as u64);
             // Progress is advisory: a failed write is retried by the next report.
-            if let Err(error) = update_status(&state, &book_id, |status| {
+            match update_status(&state, &book_id, |status| {
                 if let Some((done, total, unit)) = &report.units {
                     status.progress_units(stage, *done, *total, unit, &now);
                 }
@@ -170,12 +238,65 @@ fn progress_reporter(
             })
             .await
             {
-                tracing::debug!(error = %error, "progress not recorded");
+                Ok(Some(status)) => {
+                    // One notification per tenth of the stage, not per write.
+                    let tenth = (report.fraction.clamp(0.0, 1.0) * 10.0).floor() as u8;
+                    if tenth > last_tenth && tenth < 10 {
+                        last_tenth = tenth;
+                        let run = run_key(&status, stage);
+                        let message = format!("{stage} {}% done", u32::from(tenth) * 10);
+                        let key = format!("{run}:p{tenth}");
+                        notify(&state, &status, "stage.progress", stage, message, key).await;
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => tracing::debug!(error = %error, "progress not recorded"),
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
     (Arc::new(sender), task)
+}
+
+/// Identifies one run of a stage (a redelivery after a crash is a new run).
+fn run_key(status: &BookStatus, stage: Stage) -> String {
+    let started = status
+        .record(stage)
+        .and_then(|record| record.started_at.clone())
+        .unwrap_or_default();
+    format!("{}:{stage}:{started}", status.id)
+}
+
+/// Tells the book's owner what happened, once per `dedupe_key`. Books without an owner
+/// (rendered from the command line) notify nobody. Advisory: a failure is logged.
+async fn notify(
+    state: &AppState,
+    status: &BookStatus,
+    kind: &str,
+    stage: Stage,
+    message: String,
+    dedupe_key: String,
+) {
+    let Some(owner) = &status.owner else {
+        return;
+    };
+    let mut event = Notification::new(owner, kind, message);
+    event.book_id = Some(status.id.clone());
+    event.project_id = status.project_id.clone();
+    event.stage = Some(stage.to_string());
+    event.percent = Some(status.percent);
+    event.eta_seconds = status.record(stage).and_then(|record| record.eta_seconds);
+    let mut links = serde_json::json!({
+        "status": format!("/api/v1/content/status/{}", status.id),
+        "progress": format!("/api/v1/notifications/progress/{}", status.id),
+    });
+    if status.state == BookState::Ready && status.outputs.contains_key("video") {
+        links["video"] = serde_json::json!(format!("/api/v1/assembly/export/mp4?id={}", status.id));
+    }
+    event.links = links;
+    if let Err(error) = notify::publish(state, &event, Some(&dedupe_key)).await {
+        tracing::warn!(%error, book.id = %status.id, kind, "notification not published");
+    }
 }
 
 /// The latest progress of a running stage.

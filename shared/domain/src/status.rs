@@ -221,6 +221,9 @@ pub struct BookStatus {
     /// only administrators reach through the API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// The project this book was rendered from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -242,6 +245,7 @@ impl BookStatus {
             error: None,
             correlation_id,
             owner: None,
+            project_id: None,
             created_at: now.clone(),
             updated_at: now,
         }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod http;
 pub mod limits;
 pub mod metrics;
+pub mod notify;
 pub mod settings;
 pub mod state;
 
