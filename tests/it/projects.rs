@@ -647,6 +647,13 @@ async fn the_whole_journey_from_sign_up_to_account_deletion() {
             .iter()
             .any(|e| e["action"] == "account.register")
     );
+    let notified = export["notifications"].as_array().unwrap();
+    assert!(notified.iter().any(|e| e["kind"] == "book.ready"));
+    assert!(
+        notified
+            .iter()
+            .all(|e| e["project_id"] == project_id.as_str())
+    );
 
     let wrong = client
         .delete(app.url("/api/v1/users/account"))
@@ -670,6 +677,11 @@ async fn the_whole_journey_from_sign_up_to_account_deletion() {
     assert_eq!(report["deleted"]["files"], 1, "{report}");
     assert_eq!(report["deleted"]["books"], 1, "{report}");
     assert!(report["deleted"]["blobs"].as_u64().unwrap() > 3, "{report}");
+    // The render's progress notifications went too.
+    assert!(
+        report["deleted"]["notifications"].as_u64().unwrap() >= 8,
+        "{report}"
+    );
 
     // Everything is gone: the token, the sign-in, the book, its blobs, the file, the project.
     let after = app.get("/api/v1/users/profile").await;
@@ -698,6 +710,16 @@ async fn the_whole_journey_from_sign_up_to_account_deletion() {
             .unwrap()
             .is_empty()
     );
+    let left = store
+        .query(
+            "notifications",
+            &app.session.user_id,
+            &visiobook_ports::Query::default(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(left.items.is_empty());
     assert!(
         app.state
             .blobs

@@ -169,6 +169,26 @@ pub async fn delete_account(
         .await?;
         sessions_deleted += 1;
     }
+    let mut notifications = 0u64;
+    for container in [
+        visiobook_runtime::notify::NOTIFICATIONS_CONTAINER,
+        visiobook_runtime::notify::NOTIFICATION_KEYS_CONTAINER,
+    ] {
+        let query = visiobook_ports::Query::default().page_size(1000);
+        let documents = visiobook_ports::document::query_all(
+            state.documents.as_ref(),
+            container,
+            &user.id,
+            &query,
+        )
+        .await?;
+        for document in documents {
+            delete_if_present(&state, container, &user.id, &document.id).await?;
+            if container == visiobook_runtime::notify::NOTIFICATIONS_CONTAINER {
+                notifications += 1;
+            }
+        }
+    }
     let email_id = index_id(&user.email);
     delete_if_present(&state, EMAILS_CONTAINER, &email_id, &email_id).await?;
     delete_if_present(&state, USERS_CONTAINER, &user.id, &user.id).await?;
@@ -184,6 +204,7 @@ pub async fn delete_account(
             "email": user.email,
             "sessions": sessions_deleted,
             "sessions_revoked": sessions,
+            "notifications": notifications,
             "projects": owned["projects"],
             "project_versions": owned["project_versions"],
             "files": owned["files"],
@@ -231,6 +252,14 @@ pub async fn export(State(state): State<AppState>, caller: Caller) -> Result<Res
         .collect();
     let owned = visiobook_projects::export_user(&state, &user.id).await?;
     let audit = audit::entries_about(&state, &user.id).await?;
+    let notifications: Vec<visiobook_runtime::notify::Notification> =
+        visiobook_ports::document::query_all_typed(
+            state.documents.as_ref(),
+            visiobook_runtime::notify::NOTIFICATIONS_CONTAINER,
+            &user.id,
+            &visiobook_ports::Query::default().page_size(1000),
+        )
+        .await?;
     let body = json!({
         "exported_at": now_rfc3339(),
         "format": "visiobook-export.v1",
@@ -240,6 +269,7 @@ pub async fn export(State(state): State<AppState>, caller: Caller) -> Result<Res
         "files": owned["files"],
         "books": owned["books"],
         "audit_log": audit,
+        "notifications": notifications,
     });
     Ok((
         [(
