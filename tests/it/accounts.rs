@@ -636,3 +636,38 @@ async fn a_password_change_ends_the_other_sessions() {
     .await;
     assert_eq!(old_password.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn one_address_guessing_many_accounts_is_throttled() {
+    let app = TestApp::spawn().await;
+    let anonymous = reqwest::Client::new();
+    // 20 failures from one address, each against a different account (no account lock).
+    for n in 0..20 {
+        let response = post(
+            &anonymous,
+            app.url("/api/v1/auth/login"),
+            json!({ "email": format!("victim{n}@example.com"), "password": "guessing guessing" }),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let one_more = post(
+        &anonymous,
+        app.url("/api/v1/auth/login"),
+        json!({ "email": "victim99@example.com", "password": "guessing guessing" }),
+    )
+    .await;
+    assert_eq!(one_more.status(), StatusCode::UNAUTHORIZED);
+    // The 21st failure locked the address: even the right password waits now.
+    let locked = post(
+        &anonymous,
+        app.url("/api/v1/auth/login"),
+        json!({ "email": app.session.email, "password": TEST_PASSWORD }),
+    )
+    .await;
+    assert!(locked.headers().contains_key("retry-after"));
+    assert_eq!(
+        error_code(locked, StatusCode::TOO_MANY_REQUESTS).await,
+        "login_throttled"
+    );
+}

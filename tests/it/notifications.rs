@@ -233,3 +233,174 @@ async fn an_event_published_twice_with_one_key_is_stored_once() {
         .unwrap();
     assert_eq!(history["items"].as_array().unwrap().len(), 1);
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real SMTP server (aiosmtpd, installed by scripts/test) storing what it receives in a
+/// Maildir; killed on drop.
+struct SmtpServer {
+    child: std::process::Child,
+    port: u16,
+    maildir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    async fn start() -> Self {
+        let port = free_port();
+        let maildir = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new("python3")
+            .env("PYTHONPATH", crate::support::validators_dir())
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir.path().join("mail"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 with aiosmtpd (scripts/test installs it)");
+        crate::support::eventually(
+            std::time::Duration::from_secs(20),
+            "the SMTP server",
+            || async move {
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .ok()
+                    .map(|_| ())
+            },
+        )
+        .await;
+        Self {
+            child,
+            port,
+            maildir,
+        }
+    }
+
+    /// The messages received so far, decoded by Python's `email` parser: the `To` and
+    /// `Subject` headers, then the body.
+    fn messages(&self) -> Vec<String> {
+        let new = self.maildir.path().join("mail/new");
+        let Ok(entries) = std::fs::read_dir(new) else {
+            return Vec::new();
+        };
+        let script = "import email, sys\nm = email.message_from_file(open(sys.argv[1]))\nprint('To:', m['To'])\nprint('Subject:', m['Subject'])\nprint(m.get_payload(decode=True).decode())";
+        entries
+            .map(|entry| {
+                let output = std::process::Command::new("python3")
+                    .args(["-c", script])
+                    .arg(entry.unwrap().path())
+                    .output()
+                    .unwrap();
+                assert!(
+                    output.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                String::from_utf8(output.stdout).unwrap()
+            })
+            .collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_finished_book_sends_one_email_through_a_real_smtp_server() {
+    let smtp = SmtpServer::start().await;
+    let url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let app = TestApp::spawn_with(&[
+        ("VISIOBOOK_SMTP_URL", url.as_str()),
+        ("VISIOBOOK_PUBLIC_URL", "https://visiobook.example"),
+    ])
+    .await;
+    let book = app.upload_ok(fixture_bytes("alice-short.txt")).await;
+    app.drain().await;
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let mail = &messages[0];
+    assert!(mail.contains("To: reader <reader@example.com>"), "{mail}");
+    assert!(mail.contains("Subject: Ready: "), "{mail}");
+    assert!(
+        mail.contains(&format!(
+            "https://visiobook.example/api/v1/assembly/export/mp4?id={book}"
+        )),
+        "{mail}"
+    );
+
+    // The queue delivers at least once: the same event again sends nothing more.
+    let history: Value = app
+        .get("/api/v1/notifications/history")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ready = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|event| event["kind"] == "book.ready")
+        .unwrap();
+    let body = json!({ "user_id": app.session.user_id, "event_id": ready["id"] });
+    app.state
+        .queue
+        .send(
+            visiobook_runtime::notify::DELIVERY_QUEUE,
+            visiobook_ports::OutgoingMessage::new("redelivered", body.to_string().into_bytes()),
+        )
+        .await
+        .unwrap();
+    app.drain().await;
+    assert_eq!(smtp.messages().len(), 1);
+
+    // A user who turned e-mail off gets none.
+    let off = app
+        .client
+        .put(app.url("/api/v1/users/profile"))
+        .json(&json!({ "preferences": { "notify_by_email": false } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), StatusCode::OK);
+    let sent = app
+        .client
+        .post(app.url("/api/v1/notifications/send"))
+        .json(&json!({ "message": "not by e-mail" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::CREATED);
+    app.drain().await;
+    assert_eq!(smtp.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn without_an_smtp_server_messages_land_in_the_outbox() {
+    let app = TestApp::spawn().await;
+    let sent = app
+        .client
+        .post(app.url("/api/v1/notifications/send"))
+        .json(&json!({ "message": "Welcome to the book club" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::CREATED);
+    app.drain().await;
+    let outbox = app.state.settings.data_dir.join("outbox");
+    let files: Vec<_> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let mail = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(mail.contains("Welcome to the book club"), "{mail}");
+}

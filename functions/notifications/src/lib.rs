@@ -5,11 +5,14 @@
 //! | `NotificationProgress` | `GET /api/v1/notifications/progress/{id}`: Server-Sent Events for a project or a book, resuming after `Last-Event-ID` |
 //! | `NotificationHistory` | `GET /api/v1/notifications/history` |
 //! | `NotificationSend` | `POST /api/v1/notifications/send` |
+//! | `NotificationDeliver` | queue `notifications`: e-mail for ready and failed books and messages |
 //!
 //! Events are published by the pipeline as it works (stage started, a tenth of a stage done,
 //! stage finished, retrying, book ready or failed) and stored per user
 //! ([`visiobook_runtime::notify`]); the stream reads the store, so it works whichever instance
 //! or job published them, and a page that reconnects misses nothing.
+
+mod delivery;
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -57,6 +60,12 @@ pub fn functions() -> Vec<FunctionDef<AppState>> {
             get(history),
         )
         .doc(OperationDoc::get("The caller's notifications, newest first").query(schema::<HistoryQuery>)),
+        FunctionDef::queue(
+            "NotificationDeliver",
+            visiobook_runtime::notify::DELIVERY_QUEUE,
+            &[],
+            delivery::deliver,
+        ),
         FunctionDef::http(
             "NotificationSend",
             "v1/notifications/send",

@@ -18,6 +18,15 @@ use crate::state::AppState;
 pub const NOTIFICATIONS_CONTAINER: &str = "notifications";
 /// Deduplication keys of published events (partition key: the user id).
 pub const NOTIFICATION_KEYS_CONTAINER: &str = "notification-keys";
+/// Deliveries made outside the app (partition key: the user id; id: the event id).
+pub const DELIVERIES_CONTAINER: &str = "notification-deliveries";
+/// The queue of events to deliver outside the app (e-mail), one message per event.
+pub const DELIVERY_QUEUE: &str = "notifications";
+
+/// Whether events of `kind` are delivered by e-mail as well as shown in the app.
+pub fn is_delivered(kind: &str) -> bool {
+    matches!(kind, "book.ready" | "book.failed" | "message")
+}
 
 /// One event as clients receive it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,6 +126,15 @@ pub async fn publish(
         )
         .await?;
     state.metrics.book_event("notification_published");
+    if is_delivered(&event.kind) {
+        // The message id is the event's: a repeated send is dropped by duplicate detection.
+        let body = json!({ "user_id": event.user_id, "event_id": event.id });
+        let message = visiobook_ports::OutgoingMessage::new(
+            format!("notify-{}", event.id),
+            body.to_string().into_bytes(),
+        );
+        state.queue.send(DELIVERY_QUEUE, message).await?;
+    }
     Ok(true)
 }
 

@@ -181,6 +181,13 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// Bytes each user may keep in file storage (`VISIOBOOK_STORAGE_QUOTA_BYTES`, default 5 GiB).
     pub storage_quota_bytes: u64,
+    /// Where e-mail goes (`VISIOBOOK_SMTP_URL`, `smtp://host:port`); without it, messages are
+    /// written as `.eml` files to `<data dir>/outbox`.
+    pub smtp_url: Option<String>,
+    /// The sender of e-mail (`VISIOBOOK_MAIL_FROM`).
+    pub mail_from: String,
+    /// The address users reach the app at, for links in e-mail (`VISIOBOOK_PUBLIC_URL`).
+    pub public_url: String,
 }
 
 /// Which speech engine reads the books.
@@ -386,6 +393,15 @@ impl Settings {
             storage_quota_bytes: reader
                 .parse("VISIOBOOK_STORAGE_QUOTA_BYTES")?
                 .unwrap_or(5 * 1024 * 1024 * 1024),
+            smtp_url: reader.text("VISIOBOOK_SMTP_URL"),
+            mail_from: reader
+                .text("VISIOBOOK_MAIL_FROM")
+                .unwrap_or_else(|| "Visiobook <no-reply@visiobook.localhost>".into()),
+            public_url: reader
+                .text("VISIOBOOK_PUBLIC_URL")
+                .unwrap_or_else(|| "http://127.0.0.1:7071".into())
+                .trim_end_matches('/')
+                .to_owned(),
             data_dir,
             dev_port: reader.parse("VISIOBOOK_PORT")?.unwrap_or(7071),
             custom_handler_port: reader.parse("FUNCTIONS_CUSTOMHANDLER_PORT")?,

@@ -29,14 +29,16 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
 }
 
-/// The queues of the pipeline, as provisioned (one per stage).
+/// The queues, as provisioned: one per pipeline stage, and the notification deliveries.
 pub fn pipeline_queue_specs(settings: &Settings) -> Vec<QueueSpec> {
     Stage::ALL
         .into_iter()
-        .map(|stage| QueueSpec {
+        .map(|stage| stage.queue())
+        .chain([crate::notify::DELIVERY_QUEUE])
+        .map(|queue| QueueSpec {
             lock_duration: settings.lock_duration,
             max_delivery_count: settings.max_delivery_count,
-            ..QueueSpec::new(stage.queue())
+            ..QueueSpec::new(queue)
         })
         .collect()
 }
