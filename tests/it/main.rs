@@ -9,6 +9,7 @@ mod analysis_api;
 mod assembly;
 mod bad_input;
 mod cli;
+mod configuration;
 mod faults;
 mod media;
 mod notifications;

@@ -150,7 +150,8 @@ pub async fn upload(
     request: Request,
 ) -> Result<Response, ApiError> {
     let used = usage_of(&state, &caller.user_id).await?;
-    let quota = state.settings.storage_quota_bytes;
+    // Read at run time: an administrator may change it in the `storage` configuration.
+    let quota = visiobook_runtime::config::storage_quota_bytes(&state).await?;
     let allowed = quota
         .saturating_sub(used)
         .min(state.settings.max_body_bytes as u64);
@@ -560,7 +561,10 @@ pub async fn list(
         .sum();
     Ok(ApiJson(json!({
         "items": files.iter().map(StoredFile::metadata).collect::<Vec<_>>(),
-        "quota": { "used_bytes": used, "limit_bytes": state.settings.storage_quota_bytes },
+        "quota": {
+            "used_bytes": used,
+            "limit_bytes": visiobook_runtime::config::storage_quota_bytes(&state).await?,
+        },
     })))
 }
 

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod config;
 pub mod error;
 pub mod http;
 pub mod limits;
