@@ -60,6 +60,11 @@ build_release() {
 export VISIOBOOK_VALIDATORS="${VISIOBOOK_VALIDATORS:-$HOME/.cache/visiobook/validators}"
 export VISIOBOOK_SCHEMATHESIS="${VISIOBOOK_SCHEMATHESIS:-$HOME/.cache/visiobook/schemathesis}"
 ensure_validators() {
+  if ! command -v promtool >/dev/null 2>&1; then
+    log "installing promtool (Debian's prometheus package)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus
+  fi
   if ! command -v epubcheck >/dev/null 2>&1; then
     log "installing epubcheck"
     as_root apt-get update -qq

@@ -12,6 +12,7 @@ mod cli;
 mod configuration;
 mod faults;
 mod media;
+mod monitoring;
 mod notifications;
 mod openapi;
 mod pipeline;

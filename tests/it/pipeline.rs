@@ -96,7 +96,14 @@ async fn an_uploaded_book_walks_through_every_stage_to_a_playable_video() {
     assert_eq!(status["state"], "ready");
     assert_eq!(status["percent"], 100);
     assert_eq!(status["stage"], Value::Null);
-    assert!(app.drain().await.is_empty(), "nothing is left in any queue");
+    // Only the e-mail that the book is ready is left to deliver.
+    let rest: Vec<String> = app
+        .drain()
+        .await
+        .into_iter()
+        .map(|(queue, _)| queue)
+        .collect();
+    assert_eq!(rest, ["notifications"], "nothing else is left in any queue");
 
     let video_url = status["links"]["video"].as_str().unwrap();
     let response = app.get(video_url).await;
@@ -134,9 +141,55 @@ async fn an_uploaded_book_walks_through_every_stage_to_a_playable_video() {
         metrics.contains("visiobook_books_total{event=\"ready\"} 1"),
         "{metrics}"
     );
+    // The seed's business metrics, in the classic text format that promtool lints.
+    for name in [
+        "visiobook_content_processed_total",
+        "visiobook_animations_generated_total",
+        "visiobook_generation_duration_seconds",
+        "visiobook_ai_model_inference_duration_seconds",
+        "visiobook_storage_usage_bytes",
+        "visiobook_user_sessions_active",
+        "visiobook_payment_transactions_total",
+        "visiobook_api_requests_total",
+        "visiobook_errors_total",
+    ] {
+        assert!(
+            metrics.contains(&format!("# HELP {name} ")),
+            "{name} missing:\n{metrics}"
+        );
+    }
     assert!(
-        metrics.contains("visiobook_http_requests_total"),
+        metrics
+            .contains("visiobook_content_processed_total{format=\"text\",outcome=\"success\"} 1"),
         "{metrics}"
+    );
+    assert!(
+        metrics.contains("visiobook_user_sessions_active 1"),
+        "{metrics}"
+    );
+    let animations = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("visiobook_animations_generated_total "))
+        .unwrap();
+    assert_eq!(
+        animations.parse::<u64>().unwrap(),
+        scenes,
+        "one segment per scene"
+    );
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (scripts/test installs Debian's prometheus package)");
+    std::io::Write::write_all(&mut promtool.stdin.take().unwrap(), metrics.as_bytes()).unwrap();
+    let linted = promtool.wait_with_output().unwrap();
+    assert!(
+        linted.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&linted.stdout),
+        String::from_utf8_lossy(&linted.stderr)
     );
 
     // The same book again: every sentence, picture and mix comes from the content-addressed
@@ -173,7 +226,16 @@ async fn probes_answer_with_real_checks() {
     for check in ["documents", "blobs", "queue", "ffmpeg", "espeak"] {
         assert_eq!(ready["checks"][check]["status"], "READY", "{check}");
     }
-    let response = app.get("/api/metrics").await;
+    let response = app
+        .client
+        .get(app.url("/api/metrics"))
+        .header(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )
+        .send()
+        .await
+        .unwrap();
     assert!(
         response.headers()["content-type"]
             .to_str()

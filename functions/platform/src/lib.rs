@@ -5,7 +5,7 @@
 //! | `Health` | `GET /api/health` | liveness: 200 while the process serves |
 //! | `Ready` | `GET /api/ready` | readiness: a real round trip to each store and the tools; 503 if any fails |
 //! | `Metrics` | `GET /api/metrics` | the Prometheus/OpenMetrics text exposition |
-//! | `QueueMetrics` | timer, every 30 s | refreshes the queue-depth gauges |
+//! | `QueueMetrics` | timer, every 30 s | refreshes the queue-depth and storage gauges |
 
 use std::time::{Duration, Instant};
 
@@ -117,18 +117,47 @@ async fn check_tool(program: &std::path::Path, version_flag: &str) -> Value {
     check(probe).await
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
-        .into_response()
+/// OpenMetrics for scrapers that ask for it (Prometheus does), the classic text format
+/// otherwise (curl, `promtool check metrics`).
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/openmetrics-text"));
+    let text = state.metrics.render();
+    if openmetrics {
+        (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response()
+    } else {
+        (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            visiobook_runtime::metrics::to_prometheus_text(&text),
+        )
+            .into_response()
+    }
 }
 
 async fn queue_metrics(state: AppState, _timer: TimerInvocation) -> Result<(), HandlerError> {
+    let stored: u64 = state
+        .blobs
+        .list("")
+        .await?
+        .iter()
+        .map(|blob| blob.size_bytes)
+        .sum();
+    state
+        .metrics
+        .storage_usage
+        .set(i64::try_from(stored).unwrap_or(i64::MAX));
     for stage in Stage::ALL {
         let stats = state.queue.stats(stage.queue()).await?;
         let labels = QueueLabels {

@@ -111,6 +111,7 @@ pub async fn run_stage(
                     stage: stage.to_string(),
                 })
                 .observe(elapsed.as_secs_f64());
+            record_business_metrics(state, stage, &status, &result.counts, elapsed);
             if let Some(status) = &finished {
                 let done = status
                     .record(stage)
@@ -181,8 +182,13 @@ pub async fn run_stage(
                 )
                 .await;
             }
+            state.metrics.error("stage_failure");
             if final_delivery {
                 state.metrics.book_event("failed");
+                state.metrics.error("book_failed");
+                if stage == Stage::Ingestion {
+                    count_content(state, &status, "failure");
+                }
             }
             if permanent.is_some() {
                 tracing::warn!(book.id = book_id, stage = %stage, reason = %reason, "book cannot be processed");
@@ -256,6 +262,65 @@ fn progress_reporter(
         }
     });
     (Arc::new(sender), task)
+}
+
+/// The seed's business series for a finished stage.
+fn record_business_metrics(
+    state: &AppState,
+    stage: Stage,
+    status: &BookStatus,
+    counts: &BTreeMap<String, u64>,
+    elapsed: Duration,
+) {
+    use visiobook_runtime::metrics::ModelLabels;
+    use visiobook_runtime::settings::{AnalysisEngine, SpeechEngineSetting};
+    let settings = &state.settings;
+    let model = match stage {
+        Stage::Analysis => Some(match settings.analysis_engine {
+            AnalysisEngine::Local => "analysis-local",
+            AnalysisEngine::Llm { .. } => "analysis-llm",
+        }),
+        Stage::Generation => Some(match settings.speech_engine {
+            SpeechEngineSetting::Auto => "generation-auto",
+            SpeechEngineSetting::Piper => "generation-piper",
+            SpeechEngineSetting::Espeak => "generation-espeak",
+            SpeechEngineSetting::AzureSpeech { .. } => "generation-azure-speech",
+            SpeechEngineSetting::OpenAi { .. } => "generation-openai",
+        }),
+        _ => None,
+    };
+    if let Some(model) = model {
+        state
+            .metrics
+            .model_inference
+            .get_or_create(&ModelLabels {
+                model: model.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+    match stage {
+        Stage::Ingestion => count_content(state, status, "success"),
+        Stage::Assembly => state
+            .metrics
+            .animations_generated
+            .inc_by(counts.get("segments_encoded").copied().unwrap_or(0)),
+        _ => 0,
+    };
+}
+
+fn count_content(state: &AppState, status: &BookStatus, outcome: &str) -> u64 {
+    state
+        .metrics
+        .content_processed
+        .get_or_create(&visiobook_runtime::metrics::ContentLabels {
+            format: status
+                .source
+                .format
+                .clone()
+                .unwrap_or_else(|| "unknown".into()),
+            outcome: outcome.to_owned(),
+        })
+        .inc()
 }
 
 /// Identifies one run of a stage (a redelivery after a crash is a new run).

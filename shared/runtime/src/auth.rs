@@ -351,11 +351,14 @@ impl FromRequestParts<AppState> for Caller {
         .await
         .map_err(|error| ApiError::from(error).into_response())?;
         match session {
-            Some((session, _)) if session.revoked_at.is_none() => Ok(Caller {
-                user_id: claims.sub,
-                role: claims.role,
-                session_id: claims.sid,
-            }),
+            Some((session, _)) if session.revoked_at.is_none() => {
+                state.metrics.session_seen(&claims.sid);
+                Ok(Caller {
+                    user_id: claims.sub,
+                    role: claims.role,
+                    session_id: claims.sid,
+                })
+            }
             _ => Err(Unauthenticated::new(
                 "session_revoked",
                 "this session has ended; sign in again",

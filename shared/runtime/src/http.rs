@@ -73,6 +73,9 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
     let mut response = next.run(request).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
+    if status >= 500 {
+        state.metrics.error("http_5xx");
+    }
     span.record("http.status", status);
     span.record("duration_ms", elapsed.as_millis() as u64);
     span.in_scope(|| tracing::info!("request answered"));
