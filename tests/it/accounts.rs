@@ -90,52 +90,55 @@ async fn failed_sign_ins_are_throttled_with_growing_delays() {
     let app = TestApp::spawn().await;
     let anonymous = reqwest::Client::new();
     let url = app.url("/api/v1/auth/login");
-    let wrong = json!({ "email": "reader@example.com", "password": "not the password at all" });
-    for _ in 0..5 {
-        let response = post(&anonymous, url.clone(), wrong.clone()).await;
+    let attempt = |password: &'static str| {
+        post(
+            &anonymous,
+            url.clone(),
+            json!({ "email": "reader@example.com", "password": password }),
+        )
+    };
+    let wrong = "not the password at all";
+    // Wrong passwords until the account locks: not before the sixth failure.
+    let mut failures = 0;
+    let first = loop {
+        let response = attempt(wrong).await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            break response;
+        }
         assert_eq!(
             error_code(response, StatusCode::UNAUTHORIZED).await,
             "invalid_credentials"
         );
-    }
-    // The sixth failure locks the account for a second, the seventh for two.
-    let sixth = post(&anonymous, url.clone(), wrong.clone()).await;
-    assert_eq!(sixth.status(), StatusCode::UNAUTHORIZED);
-    let locked = post(
-        &anonymous,
-        url.clone(),
-        json!({ "email": "reader@example.com", "password": TEST_PASSWORD }),
-    )
-    .await;
-    let retry_after: u64 = locked.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=2).contains(&retry_after), "{retry_after}");
+        failures += 1;
+        assert!(failures <= 12, "no lock after {failures} failures");
+    };
+    assert!(failures >= 6, "locked after only {failures} failures");
+    let retry_after = |response: &reqwest::Response| -> u64 {
+        response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let first_wait = retry_after(&first);
+    assert_eq!(
+        error_code(first, StatusCode::TOO_MANY_REQUESTS).await,
+        "login_throttled"
+    );
+    // After the wait, one more failure locks it for longer, even for the right password.
+    tokio::time::sleep(std::time::Duration::from_millis(first_wait * 1000 + 200)).await;
+    assert_eq!(attempt(wrong).await.status(), StatusCode::UNAUTHORIZED);
+    let locked = attempt(TEST_PASSWORD).await;
+    let second_wait = retry_after(&locked);
+    assert!(
+        second_wait > first_wait,
+        "the delay grows: {first_wait} s, then {second_wait} s"
+    );
     assert_eq!(
         error_code(locked, StatusCode::TOO_MANY_REQUESTS).await,
         "login_throttled"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let seventh = post(&anonymous, url.clone(), wrong).await;
-    assert_eq!(seventh.status(), StatusCode::UNAUTHORIZED);
-    let locked = post(
-        &anonymous,
-        url.clone(),
-        json!({ "email": "reader@example.com", "password": TEST_PASSWORD }),
-    )
-    .await;
-    let retry_after: u64 = locked.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(
-        (2..=3).contains(&retry_after),
-        "the delay grows: {retry_after}"
-    );
-    tokio::time::sleep(std::time::Duration::from_secs(retry_after + 1)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(second_wait * 1000 + 200)).await;
     // Once the delay has passed the right password works, and clears the account's count.
     let ok = post(
         &anonymous,
@@ -641,33 +644,33 @@ async fn a_password_change_ends_the_other_sessions() {
 async fn one_address_guessing_many_accounts_is_throttled() {
     let app = TestApp::spawn().await;
     let anonymous = reqwest::Client::new();
-    // 20 failures from one address, each against a different account (no account lock).
-    for n in 0..20 {
-        let response = post(
+    let guess = |n: usize| {
+        post(
             &anonymous,
             app.url("/api/v1/auth/login"),
             json!({ "email": format!("victim{n}@example.com"), "password": "guessing guessing" }),
         )
-        .await;
+    };
+    // Each guess is against another account, so no account is locked; the address is. Its first
+    // 20 failures are free, then each locks it for twice as long as the last (1 s, 2 s...): a
+    // guess soon lands inside a lock, however slow the machine.
+    let mut failures = 0;
+    let throttled = loop {
+        let response = guess(failures).await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            break response;
+        }
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    }
-    let one_more = post(
-        &anonymous,
-        app.url("/api/v1/auth/login"),
-        json!({ "email": "victim99@example.com", "password": "guessing guessing" }),
-    )
-    .await;
-    assert_eq!(one_more.status(), StatusCode::UNAUTHORIZED);
-    // The 21st failure locked the address: even the right password waits now.
-    let locked = post(
-        &anonymous,
-        app.url("/api/v1/auth/login"),
-        json!({ "email": app.session.email, "password": TEST_PASSWORD }),
-    )
-    .await;
-    assert!(locked.headers().contains_key("retry-after"));
+        failures += 1;
+        assert!(
+            failures <= 30,
+            "30 failures from one address and no throttling"
+        );
+    };
+    assert!(failures >= 21, "throttled after only {failures} failures");
+    assert!(throttled.headers().contains_key("retry-after"));
     assert_eq!(
-        error_code(locked, StatusCode::TOO_MANY_REQUESTS).await,
+        error_code(throttled, StatusCode::TOO_MANY_REQUESTS).await,
         "login_throttled"
     );
 }

@@ -234,14 +234,6 @@ async fn an_event_published_twice_with_one_key_is_stored_once() {
     assert_eq!(history["items"].as_array().unwrap().len(), 1);
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A real SMTP server (aiosmtpd, installed by scripts/test) storing what it receives in a
 /// Maildir; killed on drop.
 struct SmtpServer {
@@ -252,7 +244,7 @@ struct SmtpServer {
 
 impl SmtpServer {
     async fn start() -> Self {
-        let port = free_port();
+        let port = crate::support::free_port();
         let maildir = tempfile::tempdir().unwrap();
         let child = std::process::Command::new("python3")
             .env("PYTHONPATH", crate::support::validators_dir())

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::{
-    assert_playable_video, authorised_client, eventually, fixture_bytes, register,
+    assert_playable_video, authorised_client, eventually, fixture_bytes, free_port, register,
 };
 
 struct Dev {
@@ -50,14 +50,6 @@ impl Drop for Dev {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn status(client: &reqwest::Client, base: &str, id: &str) -> Option<Value> {

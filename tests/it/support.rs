@@ -240,6 +240,15 @@ impl TestApp {
     }
 }
 
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Where scripts/test installs the validators someone else wrote (PyJWT, webvtt-py...).
 pub fn validators_dir() -> String {
     std::env::var("VISIOBOOK_VALIDATORS").unwrap_or_else(|_| {

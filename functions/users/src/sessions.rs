@@ -140,13 +140,12 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Result<Re
     // A malformed email can never sign in; it is counted like any other failure.
     let email = normalise_email(&body.email).unwrap_or_else(|_| body.email.trim().to_lowercase());
     let keys = throttle::Keys::new(&email, &address);
-    let now = now_unix();
-    throttle::check(&state, &keys, now).await?;
+    throttle::check(&state, &keys, throttle::now_ms()).await?;
     let found = user_by_email(state.documents.as_ref(), &email).await?;
     let stored_hash = found.as_ref().map(|(user, _)| user.password_hash.clone());
     let verified = crate::users::verify_password(body.password, stored_hash).await?;
     let Some((mut user, etag)) = found.filter(|_| verified) else {
-        throttle::failed(&state, &keys, now).await?;
+        throttle::failed(&state, &keys, throttle::now_ms()).await?;
         audit::record(
             &state,
             AuditEvent::new(

@@ -23,8 +23,9 @@ pub const FORGET_AFTER_SECONDS: u64 = 60 * 60;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Counter {
     failures: u32,
-    last_failure_unix: u64,
-    locked_until_unix: u64,
+    /// Milliseconds since the Unix epoch (a lock of one second must last a whole second).
+    last_failure_ms: u64,
+    locked_until_ms: u64,
 }
 
 /// The two keys one sign-in attempt counts against.
@@ -69,12 +70,14 @@ async fn counter(state: &AppState, key: &str) -> Result<Counter, ApiError> {
 }
 
 /// `Err(429)` with `Retry-After` while either key is locked.
-pub async fn check(state: &AppState, keys: &Keys, now_unix: u64) -> Result<(), ApiError> {
-    let mut wait = 0;
+pub async fn check(state: &AppState, keys: &Keys, now_ms: u64) -> Result<(), ApiError> {
+    let mut wait_ms = 0;
     for (key, _) in keys.both() {
         let counter = counter(state, key).await?;
-        wait = wait.max(counter.locked_until_unix.saturating_sub(now_unix));
+        wait_ms = wait_ms.max(counter.locked_until_ms.saturating_sub(now_ms));
     }
+    // Retry-After is in whole seconds, rounded up.
+    let wait = wait_ms.div_ceil(1000);
     if wait == 0 {
         Ok(())
     } else {
@@ -88,21 +91,30 @@ pub async fn check(state: &AppState, keys: &Keys, now_unix: u64) -> Result<(), A
 }
 
 /// Counts a failed sign-in against both keys.
-pub async fn failed(state: &AppState, keys: &Keys, now_unix: u64) -> Result<(), ApiError> {
+pub async fn failed(state: &AppState, keys: &Keys, now_ms: u64) -> Result<(), ApiError> {
     for (key, free) in keys.both() {
         let mut counter = counter(state, key).await?;
-        if now_unix.saturating_sub(counter.last_failure_unix) > FORGET_AFTER_SECONDS {
+        if now_ms.saturating_sub(counter.last_failure_ms) > FORGET_AFTER_SECONDS * 1000 {
             counter = Counter::default();
         }
         counter.failures = counter.failures.saturating_add(1);
-        counter.last_failure_unix = now_unix;
-        counter.locked_until_unix = now_unix + lock_seconds(counter.failures, free);
+        counter.last_failure_ms = now_ms;
+        counter.locked_until_ms = now_ms + lock_seconds(counter.failures, free) * 1000;
         state
             .documents
             .upsert(THROTTLE_CONTAINER, key, key, to_body(&counter)?)
             .await?;
     }
     Ok(())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// Clears the account's count after a successful sign-in (the address keeps its count).
