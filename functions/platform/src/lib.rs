@@ -6,6 +6,11 @@
 //! | `Ready` | `GET /api/ready` | readiness: a real round trip to each store and the tools; 503 if any fails |
 //! | `Metrics` | `GET /api/metrics` | the Prometheus/OpenMetrics text exposition |
 //! | `QueueMetrics` | timer, every 30 s | refreshes the queue-depth and storage gauges |
+//! | `MetricsSystem` | `GET /api/v1/metrics/system` | administrators: process, host and queues |
+//! | `MetricsBusiness` | `GET /api/v1/metrics/business` | administrators: this instance's business series |
+//! | `AlertsWebhook` | `POST /api/v1/alerts/webhook` | administrators' token: Alertmanager payloads, stored and audited |
+
+mod monitoring;
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 use visiobook_domain::Stage;
+use visiobook_host::openapi::OperationDoc;
 use visiobook_host::{FunctionDef, HandlerError, TimerInvocation};
 use visiobook_runtime::metrics::QueueLabels;
 use visiobook_runtime::{AppState, now_rfc3339};
@@ -40,6 +46,35 @@ pub fn functions() -> Vec<FunctionDef<AppState>> {
                 .produces("application/openmetrics-text"),
         ),
         FunctionDef::timer("QueueMetrics", "*/30 * * * * *", queue_metrics),
+        FunctionDef::http(
+            "MetricsSystem",
+            "v1/metrics/system",
+            &[Method::GET],
+            get(monitoring::system),
+        )
+        .doc(OperationDoc::get(
+            "Process, host and queue state (administrators)",
+        )),
+        FunctionDef::http(
+            "MetricsBusiness",
+            "v1/metrics/business",
+            &[Method::GET],
+            get(monitoring::business),
+        )
+        .doc(OperationDoc::get(
+            "This instance's business series as JSON (administrators)",
+        )),
+        FunctionDef::http(
+            "AlertsWebhook",
+            "v1/alerts/webhook",
+            &[Method::POST],
+            axum::routing::post(monitoring::alerts_webhook),
+        )
+        .doc(
+            OperationDoc::post("Alertmanager webhook, version 4 (administrators' token)")
+                .body(visiobook_host::openapi::schema::<monitoring::AlertmanagerPayload>)
+                .status(202),
+        ),
     ]
 }
 
