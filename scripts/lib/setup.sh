@@ -70,7 +70,7 @@ ensure_validators() {
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends epubcheck
   fi
-  if ! PYTHONPATH="$VISIOBOOK_VALIDATORS" python3 -c 'import webvtt, jwt, cryptography, aiosmtpd' >/dev/null 2>&1; then
+  if ! PYTHONPATH="$VISIOBOOK_VALIDATORS" python3 -c 'import webvtt, jwt, cryptography, aiosmtpd, stripe' >/dev/null 2>&1; then
     log "installing webvtt-py and PyJWT into $VISIOBOOK_VALIDATORS"
     python3 -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
       --target "$VISIOBOOK_VALIDATORS" -r "$REPO_ROOT/scripts/validators.txt"

@@ -15,6 +15,7 @@ mod media;
 mod monitoring;
 mod notifications;
 mod openapi;
+mod payments;
 mod pipeline;
 mod projects;
 mod restart;

@@ -129,6 +129,26 @@ async fn a_book_survives_a_kill_mid_assembly() {
     );
     assert_eq!(finished["stages"]["assembly"]["completions"], 1);
 
+    // Billed once: one book, its narration settled once, nothing left reserved.
+    let narration_ms = finished["stages"]["generation"]["counts"]["narration_ms"]
+        .as_u64()
+        .unwrap();
+    let billing: Value = client
+        .get(format!("{base}/api/v1/billing/history"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(billing["usage"]["books"]["used"], 1, "{billing}");
+    assert_eq!(
+        billing["usage"]["narration_minutes"]["used"],
+        narration_ms.div_ceil(60_000),
+        "{billing}"
+    );
+    assert_eq!(billing["usage"]["narration_minutes"]["reserved"], 0);
+
     let video = client
         .get(format!(
             "{base}{}",
@@ -142,8 +162,5 @@ async fn a_book_survives_a_kill_mid_assembly() {
         .unwrap();
     let file = data.path().join("downloaded.mp4");
     std::fs::write(&file, &video).unwrap();
-    let narration_ms = finished["stages"]["generation"]["counts"]["narration_ms"]
-        .as_u64()
-        .unwrap();
     assert_playable_video(&file, narration_ms as f64 / 1000.0);
 }

@@ -219,6 +219,9 @@ async fn render_final(
         Err(RerenderError::Invalid(message)) => {
             Err(ApiError::bad_request("invalid_options", message))
         }
+        Err(RerenderError::NotInPlan(reason)) => {
+            Err(visiobook_runtime::billing::not_in_plan(reason))
+        }
         Err(RerenderError::Store(error)) => Err(error.into()),
     }
 }

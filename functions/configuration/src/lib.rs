@@ -340,19 +340,7 @@ async fn feature_flags(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<ApiJson<Value>, ApiError> {
-    // The plan arrives with subscriptions; until then everyone is on `free`.
-    let plan = state
-        .documents
-        .read("users", &caller.user_id, &caller.user_id)
-        .await?
-        .and_then(|document| {
-            document
-                .body
-                .get("plan")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| "free".to_owned());
+    let plan = visiobook_runtime::billing::plan_of(&state, &caller.user_id).await?;
     let flags: BTreeMap<String, bool> = match current(&state, FEATURE_FLAGS).await? {
         Some((document, _)) => document
             .values

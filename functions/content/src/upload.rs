@@ -115,6 +115,8 @@ async fn accept(
             .map_err(|error| match error {
                 SubmitError::Rejected(error) => rejected(error),
                 SubmitError::Store(error) => ApiError::from(error),
+                SubmitError::OverQuota(error) => ApiError::from(error),
+                SubmitError::NotInPlan(reason) => visiobook_runtime::billing::not_in_plan(reason),
             })?;
     let status_url = format!("/api/v1/content/status/{}", status.id);
     let body = json!({

@@ -735,6 +735,10 @@ pub async fn render(
             error.to_string(),
         ),
         visiobook_pipeline::SubmitError::Store(error) => ApiError::from(error),
+        visiobook_pipeline::SubmitError::OverQuota(error) => ApiError::from(error),
+        visiobook_pipeline::SubmitError::NotInPlan(reason) => {
+            visiobook_runtime::billing::not_in_plan(reason)
+        }
     })?;
     // Record the render on the project without making a new version (renders are not edits).
     let render = RenderRef {

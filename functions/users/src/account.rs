@@ -158,6 +158,8 @@ pub async fn delete_account(
     // Sessions end first so that nothing new arrives while the rest goes.
     let sessions = revoke_all_sessions(&state, &user.id, "account_deleted").await?;
     let owned = visiobook_projects::erase_user(&state, &user.id).await?;
+    // Paid subscriptions end with the provider before the account goes.
+    let billing = visiobook_payments::erase_user(&state, &user.id).await?;
     let mut sessions_deleted = 0u64;
     for session in sessions_of(&state, &user.id).await? {
         delete_if_present(
@@ -213,9 +215,11 @@ pub async fn delete_account(
             "book_documents": owned["book_documents"],
             "blobs": owned["blobs"],
             "bytes": owned["bytes"],
+            "billing": billing,
         },
         "kept": {
             "audit_log": "entries stay (the log is append-only and hash-chained); they name the account only by its random id, which nothing links to you any more",
+            "payments": "the payment provider keeps its own records of past payments, as the law asks of it",
             "cache": "content-addressed narration and picture caches hold no link to the account and expire with the cache",
         },
     })))
@@ -271,6 +275,7 @@ pub async fn export(State(state): State<AppState>, caller: Caller) -> Result<Res
         "books": owned["books"],
         "audit_log": audit,
         "notifications": notifications,
+        "billing": visiobook_payments::export_user(&state, &user.id).await?,
     });
     Ok((
         [(

@@ -108,6 +108,47 @@ pub enum SubmitError {
     Rejected(#[from] visiobook_ingestion::IngestError),
     #[error("storage: {0}")]
     Store(#[from] StoreError),
+    /// The owner's plan has no room for this render this month.
+    #[error(transparent)]
+    OverQuota(#[from] visiobook_runtime::billing::QuotaExceeded),
+    /// The owner's plan does not include what the render asks for (a taller video).
+    #[error("{0}")]
+    NotInPlan(String),
+}
+
+impl From<visiobook_runtime::billing::MeterError> for SubmitError {
+    fn from(error: visiobook_runtime::billing::MeterError) -> Self {
+        match error {
+            visiobook_runtime::billing::MeterError::OverQuota(error) => Self::OverQuota(error),
+            visiobook_runtime::billing::MeterError::Store(error) => Self::Store(error),
+        }
+    }
+}
+
+/// Refuses render options that ask for more than `owner`'s plan includes.
+pub async fn check_plan_allows(
+    state: &AppState,
+    owner: &str,
+    options: Option<&AssemblyOptions>,
+) -> Result<(), SubmitError> {
+    let Some(preset_name) = options.and_then(|o| o.preset.as_deref()) else {
+        return Ok(());
+    };
+    let Some(preset) = visiobook_assembly::Preset::named(preset_name) else {
+        // An unknown preset is refused by the assembly configuration with its own message.
+        return Ok(());
+    };
+    let plan_name = visiobook_runtime::billing::plan_of(state, owner).await?;
+    let Some(plan) = visiobook_runtime::billing::find_plan(state, &plan_name).await? else {
+        return Ok(());
+    };
+    if preset.height > plan.entitlements.max_resolution {
+        return Err(SubmitError::NotInPlan(format!(
+            "the {} preset renders {} pixels tall and the {} plan allows up to {}",
+            preset_name, preset.height, plan.name, plan.entitlements.max_resolution
+        )));
+    }
+    Ok(())
 }
 
 /// Stores an uploaded book, creates its status document and queues its ingestion.
@@ -176,7 +217,19 @@ pub async fn submit_book_with(
     let correlation_id = uuid::Uuid::new_v4().to_string();
     let key = BlobKey::parse(&source_key(&book_id))?;
     let size_bytes = bytes.len() as u64;
-    state.blobs.put(&key, bytes, content_type).await?;
+    // Admission: the plan must allow the options, and the month must have room for the book
+    // and its estimated narration, before anything is stored or queued.
+    if let Some(owner) = &owner {
+        check_plan_allows(state, owner, extras.options.as_ref()).await?;
+        let estimate = visiobook_runtime::billing::estimate_minutes(content_type, size_bytes);
+        visiobook_runtime::billing::reserve(state, owner, &book_id, estimate).await?;
+    }
+    if let Err(error) = state.blobs.put(&key, bytes, content_type).await {
+        if let Some(owner) = &owner {
+            let _ = visiobook_runtime::billing::release(state, owner, &book_id).await;
+        }
+        return Err(error.into());
+    }
     let status = BookStatus::new(
         book_id.clone(),
         SourceRef {
@@ -250,6 +303,7 @@ pub async fn submit_book_with(
                 .documents
                 .delete(OWNED_BOOKS_CONTAINER, owner, &book_id, None)
                 .await;
+            let _ = visiobook_runtime::billing::release(state, owner, &book_id).await;
         }
         let _ = state.blobs.delete(&key).await;
         return Err(error.into());
@@ -498,6 +552,8 @@ pub enum RerenderError {
     NotReady(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    NotInPlan(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -513,6 +569,14 @@ pub async fn render_again(
     let status = load_status(state, book_id)
         .await?
         .ok_or_else(|| RerenderError::NotFound(book_id.to_owned()))?;
+    if let Some(owner) = &status.owner {
+        match check_plan_allows(state, owner, Some(&options)).await {
+            Ok(()) => {}
+            Err(SubmitError::NotInPlan(reason)) => return Err(RerenderError::NotInPlan(reason)),
+            Err(SubmitError::Store(error)) => return Err(error.into()),
+            Err(other) => return Err(RerenderError::Invalid(other.to_string())),
+        }
+    }
     let assembling_failed = status.state == visiobook_domain::BookState::Failed
         && status.error.as_ref().map(|e| e.stage) == Some(Stage::Assembly);
     if status.state != visiobook_domain::BookState::Ready && !assembling_failed {

@@ -15,7 +15,8 @@ use visiobook_domain::artifacts::{
 use visiobook_domain::status::{BookState, OutputRef};
 use visiobook_domain::{Analysis, Book, Stage, StageMessage};
 use visiobook_host::{HandlerError, OutMessage, QueueInvocation};
-use visiobook_ports::{BlobKey, BlobStore};
+use visiobook_ports::{BlobKey, BlobStore, StoreError};
+use visiobook_runtime::billing;
 use visiobook_runtime::metrics::StageLabels;
 use visiobook_runtime::notify::{self, Notification};
 use visiobook_runtime::{AppState, now_rfc3339};
@@ -49,6 +50,10 @@ pub async fn run_stage(
     }
     if status.is_done(stage) {
         tracing::info!(book.id = book_id, stage = %stage, "stage already done; handing over again");
+        // A job killed after finishing the book but before charging it charges it now (once).
+        if status.state == BookState::Ready {
+            close_billing(state, &status).await?;
+        }
         return Ok(next_message(stage, &message));
     }
 
@@ -129,6 +134,7 @@ pub async fn run_stage(
                 )
                 .await;
                 if status.state == BookState::Ready {
+                    close_billing(state, status).await?;
                     state.metrics.book_event("ready");
                     let title = status.title.as_deref().unwrap_or("your book");
                     let message = format!("{title} is ready");
@@ -183,6 +189,9 @@ pub async fn run_stage(
                 .await;
             }
             state.metrics.error("stage_failure");
+            if final_delivery && let Some(status) = load_status(state, book_id).await? {
+                close_billing(state, &status).await?;
+            }
             if final_delivery {
                 state.metrics.book_event("failed");
                 state.metrics.error("book_failed");
@@ -330,6 +339,29 @@ fn run_key(status: &BookStatus, stage: Stage) -> String {
         .and_then(|record| record.started_at.clone())
         .unwrap_or_default();
     format!("{}:{stage}:{started}", status.id)
+}
+
+/// Settles a ready book's reservation with the minutes narrated, or releases a failed book's;
+/// idempotent, so a redelivery or a resumed job never charges twice. Books without an owner
+/// are not metered.
+async fn close_billing(state: &AppState, status: &BookStatus) -> Result<(), StoreError> {
+    let Some(owner) = &status.owner else {
+        return Ok(());
+    };
+    let closed = match status.state {
+        BookState::Ready => {
+            let narration_ms = status
+                .record(Stage::Generation)
+                .and_then(|record| record.counts.get("narration_ms").copied())
+                .unwrap_or(0);
+            let minutes = u32::try_from(narration_ms.div_ceil(60_000)).unwrap_or(u32::MAX);
+            billing::settle(state, owner, &status.id, minutes).await?
+        }
+        BookState::Failed => billing::release(state, owner, &status.id).await?,
+        _ => return Ok(()),
+    };
+    tracing::info!(book.id = %status.id, state = ?status.state, ?closed, "usage closed");
+    Ok(())
 }
 
 /// Tells the book's owner what happened, once per `dedupe_key`. Books without an owner

@@ -20,6 +20,9 @@ pub struct ApiError {
     pub cause: Option<String>,
     /// Extra response headers (`Retry-After`, `ETag`...).
     pub headers: Vec<(&'static str, String)>,
+    /// Machine-readable facts about the error (what is left of a quota, what was asked),
+    /// returned as `error.details`.
+    pub details: Option<Box<serde_json::Value>>,
 }
 
 impl ApiError {
@@ -34,6 +37,7 @@ impl ApiError {
             message: message.into(),
             cause: None,
             headers: Vec::new(),
+            details: None,
         }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -50,6 +54,11 @@ impl ApiError {
     }
     pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+    /// Adds `error.details` to the body.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(Box::new(details));
+        self
     }
     /// Adds a response header.
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -71,6 +80,7 @@ impl ApiError {
             message: "the server failed to handle the request".into(),
             cause: Some(format!("{cause:#}")),
             headers: Vec::new(),
+            details: None,
         }
     }
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
@@ -80,6 +90,7 @@ impl ApiError {
             message: "a backing service is unavailable; try again later".into(),
             cause: Some(format!("{cause:#}")),
             headers: Vec::new(),
+            details: None,
         }
     }
 }
@@ -146,7 +157,10 @@ impl IntoResponse for ApiError {
                 "request failed"
             );
         }
-        let body = visiobook_host::error_body(&self.code, &self.message);
+        let mut body = visiobook_host::error_body(&self.code, &self.message);
+        if let Some(details) = self.details {
+            body["error"]["details"] = *details;
+        }
         let mut response = (self.status, Json(body)).into_response();
         for (name, value) in self.headers {
             if let Ok(value) = axum::http::HeaderValue::from_str(&value) {

@@ -188,6 +188,27 @@ pub struct Settings {
     pub mail_from: String,
     /// The address users reach the app at, for links in e-mail (`VISIOBOOK_PUBLIC_URL`).
     pub public_url: String,
+    /// Who takes payments (`VISIOBOOK_PAYMENT_PROVIDER`: `local`, the default, or `stripe`).
+    pub payments: PaymentProvider,
+    /// The signing secret of Stripe's webhook endpoint (`STRIPE_WEBHOOK_SECRET`, `whsec_...`);
+    /// without it the webhook refuses every event.
+    pub stripe_webhook_secret: Option<Secret>,
+}
+
+/// Who takes payments.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PaymentProvider {
+    /// For development and tests: no money moves, subscriptions activate at once, and every
+    /// answer says `"provider": "local"`.
+    Local,
+    Stripe {
+        /// The secret API key (`STRIPE_API_KEY`, `sk_...`).
+        api_key: Secret,
+        /// `VISIOBOOK_STRIPE_API_BASE`, default `https://api.stripe.com`.
+        api_base: String,
+        /// Stripe price id per plan (`VISIOBOOK_STRIPE_PRICES`, `creator=price_...,studio=price_...`).
+        prices: BTreeMap<String, String>,
+    },
 }
 
 /// Which speech engine reads the books.
@@ -296,6 +317,45 @@ impl Settings {
                 message: why.into(),
             })
         };
+        let payments = match reader.text("VISIOBOOK_PAYMENT_PROVIDER").as_deref() {
+            None | Some("local") => PaymentProvider::Local,
+            Some("stripe") => {
+                let prices = required(
+                    "VISIOBOOK_STRIPE_PRICES",
+                    "the stripe provider needs a price id per plan: creator=price_...,studio=price_...",
+                )?;
+                let prices = prices
+                    .split(',')
+                    .filter(|pair| !pair.trim().is_empty())
+                    .map(|pair| {
+                        pair.split_once('=')
+                            .map(|(plan, price)| (plan.trim().to_owned(), price.trim().to_owned()))
+                            .ok_or_else(|| SettingsError {
+                                variable: "VISIOBOOK_STRIPE_PRICES".into(),
+                                message: format!("{pair:?} is not plan=price_id"),
+                            })
+                    })
+                    .collect::<Result<BTreeMap<_, _>, _>>()?;
+                PaymentProvider::Stripe {
+                    api_key: Secret(required(
+                        "STRIPE_API_KEY",
+                        "the stripe provider needs the secret API key",
+                    )?),
+                    api_base: reader
+                        .text("VISIOBOOK_STRIPE_API_BASE")
+                        .unwrap_or_else(|| "https://api.stripe.com".into())
+                        .trim_end_matches('/')
+                        .to_owned(),
+                    prices,
+                }
+            }
+            Some(other) => {
+                return Err(SettingsError {
+                    variable: "VISIOBOOK_PAYMENT_PROVIDER".into(),
+                    message: format!("{other:?} is not local or stripe"),
+                });
+            }
+        };
         let speech_engine = match reader.text("VISIOBOOK_SPEECH_ENGINE").as_deref() {
             None | Some("auto") => SpeechEngineSetting::Auto,
             Some("piper") => SpeechEngineSetting::Piper,
@@ -402,6 +462,8 @@ impl Settings {
                 .unwrap_or_else(|| "http://127.0.0.1:7071".into())
                 .trim_end_matches('/')
                 .to_owned(),
+            payments,
+            stripe_webhook_secret: reader.text("STRIPE_WEBHOOK_SECRET").map(Secret),
             data_dir,
             dev_port: reader.parse("VISIOBOOK_PORT")?.unwrap_or(7071),
             custom_handler_port: reader.parse("FUNCTIONS_CUSTOMHANDLER_PORT")?,
