@@ -24,6 +24,7 @@ pub fn functions() -> anyhow::Result<Registry<AppState>> {
     functions.extend(visiobook_notifications::functions());
     functions.extend(visiobook_configuration::functions());
     functions.extend(visiobook_payments::functions());
+    functions.extend(visiobook_analytics::functions());
     let document = Arc::new(OnceLock::new());
     let served = document.clone();
     functions.push(

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod analysis_api;
+mod analytics;
 mod assembly;
 mod bad_input;
 mod cli;

@@ -661,4 +661,25 @@ async fn a_finished_render_is_charged_its_narration_once_whatever_is_delivered_a
     let again = json_of(app.get("/api/v1/billing/history").await).await;
     assert_eq!(again["usage"]["narration_minutes"], expected);
     assert_eq!(again["usage"]["books"]["used"], 1);
+
+    // The pipeline reported the book to analytics once, with its video's length.
+    let now = chrono::Utc::now();
+    let seen = visiobook_runtime::analytics::window(
+        &app.state,
+        now - chrono::Duration::hours(2),
+        now + chrono::Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    let kpis = seen.kpis();
+    assert_eq!(kpis["books_submitted"], 1);
+    assert_eq!(kpis["books_processed"], 1);
+    let video_ms = status["stages"]["assembly"]["counts"]["duration_ms"]
+        .as_f64()
+        .unwrap();
+    let minutes = (video_ms / 60_000.0 * 100.0).round() / 100.0;
+    assert_eq!(kpis["render_minutes"], minutes);
+    for stage in ["ingestion", "analysis", "generation", "assembly"] {
+        assert_eq!(kpis["failure_rate_by_stage"][stage]["runs"], 1, "{kpis}");
+    }
 }

@@ -428,6 +428,13 @@ async fn subscribe(
     let kind = if subscription.status == "active" {
         billing::set_plan(&state, &caller.user_id, &plan.name, Some(&id)).await?;
         count_transaction(&state, "local", "succeeded");
+        visiobook_runtime::analytics::record(
+            &state,
+            "subscription.activated",
+            Some(&caller.user_id),
+            json!({ "plan": plan.name, "provider": "local" }),
+        )
+        .await;
         "subscription.activated"
     } else {
         "subscription.created"

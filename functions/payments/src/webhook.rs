@@ -328,6 +328,13 @@ async fn checkout_completed(
                 return Ok("ignored: canceled before payment");
             }
             billing::set_plan(state, &user_id, &subscription.plan, Some(subscription_id)).await?;
+            visiobook_runtime::analytics::record(
+                state,
+                "subscription.activated",
+                Some(&user_id),
+                json!({ "plan": subscription.plan, "provider": "stripe" }),
+            )
+            .await;
             let mut line = entry(
                 event,
                 "subscription.activated",

@@ -219,6 +219,7 @@ pub async fn delete_account(
         },
         "kept": {
             "audit_log": "entries stay (the log is append-only and hash-chained); they name the account only by its random id, which nothing links to you any more",
+            "analytics": "product events stay in their hourly aggregates; they name the account only by its random id",
             "payments": "the payment provider keeps its own records of past payments, as the law asks of it",
             "cache": "content-addressed narration and picture caches hold no link to the account and expire with the cache",
         },

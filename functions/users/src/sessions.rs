@@ -112,6 +112,7 @@ pub async fn register(
             .details(json!({ "role": user.role })),
     )
     .await;
+    visiobook_runtime::analytics::record(&state, "user.registered", Some(&id), json!({})).await;
     let tokens = start_session(&state, &user, user_agent).await?;
     let mut body = tokens;
     body["user"] = user.profile();
@@ -196,6 +197,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Result<Re
         .details(json!({ "address": address })),
     )
     .await;
+    visiobook_runtime::analytics::record(&state, "user.signed_in", Some(&user.id), json!({})).await;
     body["user"] = user.profile();
     Ok(ApiJson(body).into_response())
 }

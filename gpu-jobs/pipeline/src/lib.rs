@@ -309,6 +309,13 @@ pub async fn submit_book_with(
         return Err(error.into());
     }
     state.metrics.book_event("uploaded");
+    visiobook_runtime::analytics::record(
+        state,
+        "book.submitted",
+        owner.as_deref(),
+        serde_json::json!({ "book_id": book_id, "format": format_name, "size_bytes": size_bytes }),
+    )
+    .await;
     tracing::info!(book.id = %book_id, correlation.id = %correlation_id, size_bytes, "book submitted");
     Ok(status)
 }

@@ -16,10 +16,10 @@ use visiobook_domain::status::{BookState, OutputRef};
 use visiobook_domain::{Analysis, Book, Stage, StageMessage};
 use visiobook_host::{HandlerError, OutMessage, QueueInvocation};
 use visiobook_ports::{BlobKey, BlobStore, StoreError};
-use visiobook_runtime::billing;
 use visiobook_runtime::metrics::StageLabels;
 use visiobook_runtime::notify::{self, Notification};
 use visiobook_runtime::{AppState, now_rfc3339};
+use visiobook_runtime::{analytics, billing};
 
 use crate::status::{load_status, update_status};
 
@@ -63,6 +63,13 @@ pub async fn run_stage(
     .await?
     {
         let run = run_key(&status, stage);
+        analytics::record(
+            state,
+            "stage.started",
+            status.owner.as_deref(),
+            serde_json::json!({ "book_id": book_id, "stage": stage.to_string() }),
+        )
+        .await;
         let message = format!("{stage} started");
         notify(
             state,
@@ -135,6 +142,7 @@ pub async fn run_stage(
                 .await;
                 if status.state == BookState::Ready {
                     close_billing(state, status).await?;
+                    record_ready(state, status).await;
                     state.metrics.book_event("ready");
                     let title = status.title.as_deref().unwrap_or("your book");
                     let message = format!("{title} is ready");
@@ -189,8 +197,22 @@ pub async fn run_stage(
                 .await;
             }
             state.metrics.error("stage_failure");
+            analytics::record(
+                state,
+                "stage.failed",
+                status.owner.as_deref(),
+                serde_json::json!({ "book_id": book_id, "stage": stage.to_string(), "final": final_delivery }),
+            )
+            .await;
             if final_delivery && let Some(status) = load_status(state, book_id).await? {
                 close_billing(state, &status).await?;
+                analytics::record(
+                    state,
+                    "book.failed",
+                    status.owner.as_deref(),
+                    serde_json::json!({ "book_id": book_id, "stage": stage.to_string() }),
+                )
+                .await;
             }
             if final_delivery {
                 state.metrics.book_event("failed");
@@ -362,6 +384,31 @@ async fn close_billing(state: &AppState, status: &BookStatus) -> Result<(), Stor
     };
     tracing::info!(book.id = %status.id, state = ?status.state, ?closed, "usage closed");
     Ok(())
+}
+
+/// The `book.ready` analytics event: how long the video is and how long the book took from
+/// upload to video.
+async fn record_ready(state: &AppState, status: &BookStatus) {
+    let video_ms = status
+        .record(Stage::Assembly)
+        .and_then(|record| record.counts.get("duration_ms").copied())
+        .unwrap_or(0);
+    let waited = chrono::DateTime::parse_from_rfc3339(&status.created_at)
+        .map(|created| {
+            (chrono::Utc::now() - created.with_timezone(&chrono::Utc)).num_milliseconds()
+        })
+        .unwrap_or(0);
+    analytics::record(
+        state,
+        "book.ready",
+        status.owner.as_deref(),
+        serde_json::json!({
+            "book_id": status.id,
+            "video_seconds": video_ms as f64 / 1000.0,
+            "upload_to_video_seconds": waited.max(0) as f64 / 1000.0,
+        }),
+    )
+    .await;
 }
 
 /// Tells the book's owner what happened, once per `dedupe_key`. Books without an owner

@@ -2,6 +2,7 @@
 //! storage ports, the HTTP [`error`] envelope, request ids and metrics ([`http`]), and the
 //! [`metrics`] registry.
 
+pub mod analytics;
 pub mod audit;
 pub mod auth;
 pub mod billing;
