@@ -185,9 +185,13 @@ fn main() -> ExitCode {
         Command::Dev { .. } | Command::Serve | Command::Job { .. } => LogFormat::Json,
         _ => LogFormat::Pretty,
     };
-    telemetry::init(
+    let _telemetry = telemetry::init(
         settings.log_format.unwrap_or(default_format),
         &settings.log_filter,
+        settings
+            .application_insights
+            .as_ref()
+            .map(visiobook_runtime::settings::Secret::expose),
     );
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -201,30 +205,47 @@ fn main() -> ExitCode {
         }
     };
     let data_dir_given = cli.data_dir.is_some() || variables.contains_key("VISIOBOOK_DATA_DIR");
-    let result = runtime.block_on(async move {
-        match cli.command {
-            Command::Render {
-                book, out, lang, ..
-            } => commands::render::run(settings, data_dir_given, &book, &out, lang).await,
-            Command::Dev { .. } => commands::dev::run(settings).await,
-            Command::Serve => commands::serve::run(settings).await,
-            Command::Job {
-                stage, run_loop, ..
-            } => {
-                let stage = match stage {
-                    JobStage::Ingestion => visiobook_domain::Stage::Ingestion,
-                    JobStage::Analysis => visiobook_domain::Stage::Analysis,
-                    JobStage::Generation => visiobook_domain::Stage::Generation,
-                    JobStage::Assembly => visiobook_domain::Stage::Assembly,
-                };
-                commands::job::run(settings, stage, run_loop).await
+    let command = match &cli.command {
+        Command::Render { .. } => "render",
+        Command::Dev { .. } => "dev",
+        Command::Serve => "serve",
+        Command::Job { .. } => "job",
+        Command::Package { .. } => "package",
+        Command::Ingest { .. } => "ingest",
+        Command::Analyze { .. } => "analyze",
+        Command::RotateKey { .. } => "rotate-key",
+    };
+    // One span per run: the root of a CLI command's trace.
+    let span = tracing::info_span!("visiobook", command);
+    let result = runtime.block_on(tracing::Instrument::instrument(
+        async move {
+            match cli.command {
+                Command::Render {
+                    book, out, lang, ..
+                } => commands::render::run(settings, data_dir_given, &book, &out, lang).await,
+                Command::Dev { .. } => commands::dev::run(settings).await,
+                Command::Serve => commands::serve::run(settings).await,
+                Command::Job {
+                    stage, run_loop, ..
+                } => {
+                    let stage = match stage {
+                        JobStage::Ingestion => visiobook_domain::Stage::Ingestion,
+                        JobStage::Analysis => visiobook_domain::Stage::Analysis,
+                        JobStage::Generation => visiobook_domain::Stage::Generation,
+                        JobStage::Assembly => visiobook_domain::Stage::Assembly,
+                    };
+                    commands::job::run(settings, stage, run_loop).await
+                }
+                Command::Package { out } => commands::package::run(settings, &out),
+                Command::Ingest { book, lang } => commands::inspect::ingest(&settings, &book, lang),
+                Command::Analyze { book, lang } => {
+                    commands::inspect::analyze(&settings, &book, lang)
+                }
+                Command::RotateKey { key } => rotate_key(&settings, key),
             }
-            Command::Package { out } => commands::package::run(settings, &out),
-            Command::Ingest { book, lang } => commands::inspect::ingest(&settings, &book, lang),
-            Command::Analyze { book, lang } => commands::inspect::analyze(&settings, &book, lang),
-            Command::RotateKey { key } => rotate_key(&settings, key),
-        }
-    });
+        },
+        span,
+    ));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

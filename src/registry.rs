@@ -47,6 +47,14 @@ pub fn functions() -> anyhow::Result<Registry<AppState>> {
     Registry::new(functions)
 }
 
+/// The routes of the local estate (`visiobook dev`): every HTTP function under `/api`, and the
+/// notification socket that the Functions host cannot serve (Web PubSub does, in Azure).
+pub fn local_routes(registry: &Registry<AppState>) -> axum::Router<AppState> {
+    registry
+        .http_router()
+        .merge(visiobook_notifications::socket_routes())
+}
+
 /// The heavy stages that run as KEDA jobs on AKS (not as functions): `(name, stage)`.
 pub const JOBS: [(&str, Stage); 3] = [
     ("AnalysisJob", Stage::Analysis),

@@ -19,8 +19,12 @@ const WORKER_GRACE: Duration = Duration::from_secs(10);
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let port = settings.dev_port;
     let state = AppState::open(settings)?;
+    crate::telemetry::forward_to_store(&state);
     let registry = Arc::new(registry::functions()?);
-    let app = visiobook_runtime::http::finish_router(registry.http_router(), state.clone());
+    let app = visiobook_runtime::http::finish_router(
+        crate::registry::local_routes(&registry),
+        state.clone(),
+    );
 
     let stop = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();

@@ -12,6 +12,7 @@ use crate::registry;
 
 pub async fn run(settings: Settings, stage: Stage, run_loop: bool) -> anyhow::Result<()> {
     let state = AppState::open(settings)?;
+    crate::telemetry::forward_to_store(&state);
     let worker = QueueWorker {
         function: "job",
         queue_name: stage.queue().to_owned(),

@@ -18,6 +18,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         max_body_bytes: settings.max_body_bytes,
     };
     let state = AppState::open(settings)?;
+    crate::telemetry::forward_to_store(&state);
     let registry = Arc::new(registry::functions()?);
     let http = visiobook_runtime::http::finish_router(registry.http_router(), state.clone());
     let app = custom_handler_router(registry.clone(), state, http, options);

@@ -315,6 +315,8 @@ async fn editing_one_scene_re_encodes_one_segment() {
 #[tokio::test]
 async fn the_storyboard_progress_and_render_again_routes() {
     let app = TestApp::spawn_with(&[("VISIOBOOK_EXPORT_FORMATS", "mp4,srt")]).await;
+    // Rendering again at the final preset's 1080 lines needs a paid plan.
+    app.subscribe("creator").await;
     let id = app.upload_ok(fixture_bytes("alice-short.txt")).await;
     let storyboard = "/api/v1/assembly/create-storyboard";
     let early = app

@@ -277,6 +277,8 @@ fn ingestion_fixture(name: &str) -> Vec<u8> {
 #[tokio::test]
 async fn an_epub_upload_is_read_with_its_chapters_and_language() {
     let app = TestApp::spawn().await;
+    // The novella needs more narration than the free plan's two hours.
+    app.subscribe("creator").await;
     let id = app.upload_ok(ingestion_fixture("metamorphosis.epub")).await;
     assert!(matches!(
         app.step("ingestion").await,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 use visiobook::registry;
 use visiobook_host::Registry;
 use visiobook_host::serve::{ServeOptions, custom_handler_router};
@@ -115,7 +115,10 @@ impl TestApp {
         }
         let state = AppState::open(Settings::from_map(&variables).unwrap()).unwrap();
         let registry = Arc::new(registry::functions().unwrap());
-        let app = visiobook_runtime::http::finish_router(registry.http_router(), state.clone());
+        let app = visiobook_runtime::http::finish_router(
+            registry::local_routes(&registry),
+            state.clone(),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -184,6 +187,23 @@ impl TestApp {
             .json()
             .await
             .unwrap()
+    }
+
+    /// Subscribes the default user to `plan` through the local payment provider (the test
+    /// settings choose it), for tests whose books need more than the free plan allows.
+    pub async fn subscribe(&self, plan: &str) {
+        let response = self
+            .client
+            .post(self.url("/api/v1/subscriptions"))
+            .json(&json!({ "plan": plan }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "subscribing to {plan}"
+        );
     }
 
     /// Uploads raw bytes as the request body.

@@ -1,4 +1,5 @@
-//! `NotificationDeliver`: the queue-triggered delivery of events outside the app, by e-mail.
+//! `NotificationDeliver`: the queue-triggered delivery of events outside the app, by e-mail
+//! and to the user's webhook ([`crate::webhook`], one queue message per attempt).
 //!
 //! At least once: a delivery is recorded after the message is handed to the mail server, and a
 //! redelivered queue message whose event was already delivered sends nothing. (A crash between
@@ -18,18 +19,35 @@ use visiobook_ports::document::read_typed;
 use visiobook_runtime::notify::{DELIVERIES_CONTAINER, NOTIFICATIONS_CONTAINER, Notification};
 use visiobook_runtime::{AppState, Settings, now_rfc3339};
 
+use crate::webhook::WebhookAttempt;
+
 #[derive(Debug, Deserialize)]
 struct DeliveryMessage {
     user_id: String,
     event_id: String,
 }
 
+/// The two kinds of message on the queue: an event to deliver, or one webhook attempt.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum QueueMessage {
+    Webhook { webhook: WebhookAttempt },
+    Event(DeliveryMessage),
+}
+
 pub async fn deliver(
     state: AppState,
     invocation: QueueInvocation,
 ) -> Result<Vec<OutMessage>, HandlerError> {
-    let message: DeliveryMessage = serde_json::from_slice(&invocation.body)
-        .context("the message body is not a delivery message")?;
+    let message = match serde_json::from_slice(&invocation.body)
+        .context("the message body is not a delivery message")?
+    {
+        QueueMessage::Webhook { webhook } => {
+            crate::webhook::attempt(&state, webhook).await?;
+            return Ok(Vec::new());
+        }
+        QueueMessage::Event(message) => message,
+    };
     let store = state.documents.as_ref();
     if store
         .read(DELIVERIES_CONTAINER, &message.user_id, &message.event_id)
@@ -60,6 +78,9 @@ pub async fn deliver(
     else {
         return Ok(Vec::new());
     };
+    // The webhook's first attempt is queued before the e-mail goes (its message id makes a
+    // second queueing a no-op), so a crash after the e-mail cannot lose it.
+    crate::webhook::schedule_first(&state, &event).await?;
     let outcome = if user.preferences.notify_by_email {
         let email = compose(&state.settings, &user.display_name, &user.email, &event)?;
         send(&state.settings, email).await?;

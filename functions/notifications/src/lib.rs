@@ -5,7 +5,12 @@
 //! | `NotificationProgress` | `GET /api/v1/notifications/progress/{id}`: Server-Sent Events for a project or a book, resuming after `Last-Event-ID` |
 //! | `NotificationHistory` | `GET /api/v1/notifications/history` |
 //! | `NotificationSend` | `POST /api/v1/notifications/send` |
-//! | `NotificationDeliver` | queue `notifications`: e-mail for ready and failed books and messages |
+//! | `NotificationNegotiate` | `GET /api/v1/notifications/negotiate`: where the browser connects for pushed events |
+//! | `NotificationWebhook` | `GET`, `PUT`, `DELETE /api/v1/notifications/webhook`: the caller's signed webhook |
+//! | `NotificationDeliver` | queue `notifications`: e-mail and the user's webhook for ready and failed books and messages |
+//!
+//! Outside the functions, [`socket_routes`] serves `WebSocket /ws/notifications` for the local
+//! estate; in Azure, Web PubSub carries the same frames.
 //!
 //! Events are published by the pipeline as it works (stage started, a tenth of a stage done,
 //! stage finished, retrying, book ready or failed) and stored per user
@@ -13,6 +18,10 @@
 //! or job published them, and a page that reconnects misses nothing.
 
 mod delivery;
+mod socket;
+pub mod webhook;
+
+pub use socket::routes as socket_routes;
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -60,6 +69,27 @@ pub fn functions() -> Vec<FunctionDef<AppState>> {
             get(history),
         )
         .doc(OperationDoc::get("The caller's notifications, newest first").query(schema::<HistoryQuery>)),
+        FunctionDef::http(
+            "NotificationNegotiate",
+            "v1/notifications/negotiate",
+            &[Method::GET],
+            get(socket::negotiate),
+        )
+        .doc(OperationDoc::get(
+            "Where to connect for pushed notifications: Web PubSub in Azure, /ws/notifications locally",
+        )),
+        FunctionDef::http(
+            "NotificationWebhook",
+            "v1/notifications/webhook",
+            &[Method::GET, Method::PUT, Method::DELETE],
+            get(webhook::show).put(webhook::set).delete(webhook::remove),
+        )
+        .doc(OperationDoc::get("Your webhook (never its secret)"))
+        .doc(
+            OperationDoc::put("Set your webhook; the answer carries its signing secret, this once")
+                .body(schema::<webhook::WebhookRequest>),
+        )
+        .doc(OperationDoc::delete("Remove your webhook").status(204)),
         FunctionDef::queue(
             "NotificationDeliver",
             visiobook_runtime::notify::DELIVERY_QUEUE,

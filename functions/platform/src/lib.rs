@@ -9,7 +9,12 @@
 //! | `MetricsSystem` | `GET /api/v1/metrics/system` | administrators: process, host and queues |
 //! | `MetricsBusiness` | `GET /api/v1/metrics/business` | administrators: this instance's business series |
 //! | `AlertsWebhook` | `POST /api/v1/alerts/webhook` | administrators' token: Alertmanager payloads, stored and audited |
+//! | `LogsIngest` | `POST /api/v1/logs/ingest` | administrators: records, redacted before they are stored |
+//! | `LogsSearch` | `GET /api/v1/logs/search` | administrators: full text, service, level, time, correlation id |
+//! | `LogsExport` | `GET /api/v1/logs/export` | administrators: the same filters, as NDJSON |
+//! | `LogsRetention` | timer, daily at 03:15 | deletes records older than `VISIOBOOK_LOG_RETENTION_DAYS` |
 
+mod logging;
 mod monitoring;
 
 use std::time::{Duration, Instant};
@@ -75,6 +80,39 @@ pub fn functions() -> Vec<FunctionDef<AppState>> {
                 .body(visiobook_host::openapi::schema::<monitoring::AlertmanagerPayload>)
                 .status(202),
         ),
+        FunctionDef::http(
+            "LogsIngest",
+            "v1/logs/ingest",
+            &[Method::POST],
+            axum::routing::post(logging::ingest),
+        )
+        .doc(
+            OperationDoc::post("Store log records, redacted first (administrators)")
+                .body(visiobook_host::openapi::schema::<logging::IngestRequest>)
+                .status(202),
+        ),
+        FunctionDef::http(
+            "LogsSearch",
+            "v1/logs/search",
+            &[Method::GET],
+            get(logging::search),
+        )
+        .doc(
+            OperationDoc::get("Search the stored logs (administrators)")
+                .query(visiobook_host::openapi::schema::<logging::SearchQuery>),
+        ),
+        FunctionDef::http(
+            "LogsExport",
+            "v1/logs/export",
+            &[Method::GET],
+            get(logging::export),
+        )
+        .doc(
+            OperationDoc::get("Export the stored logs as NDJSON (administrators)")
+                .query(visiobook_host::openapi::schema::<logging::SearchQuery>)
+                .produces("application/x-ndjson"),
+        ),
+        FunctionDef::timer("LogsRetention", "0 15 3 * * *", logging::retention),
     ]
 }
 

@@ -176,6 +176,7 @@ pub async fn delete_account(
         visiobook_runtime::notify::NOTIFICATIONS_CONTAINER,
         visiobook_runtime::notify::NOTIFICATION_KEYS_CONTAINER,
         visiobook_runtime::notify::DELIVERIES_CONTAINER,
+        visiobook_runtime::notify::WEBHOOKS_CONTAINER,
     ] {
         let query = visiobook_ports::Query::default().page_size(1000);
         let documents = visiobook_ports::document::query_all(

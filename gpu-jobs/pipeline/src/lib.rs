@@ -214,7 +214,9 @@ pub async fn submit_book_with(
         visiobook_ingestion::Format::Tiff => ("image", "image/tiff"),
     };
     let book_id = uuid::Uuid::new_v4().simple().to_string();
-    let correlation_id = uuid::Uuid::new_v4().to_string();
+    // The upload request's id when there is one, so its log records and the stages' share it.
+    let correlation_id = visiobook_runtime::http::current_request_id()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let key = BlobKey::parse(&source_key(&book_id))?;
     let size_bytes = bytes.len() as u64;
     // Admission: the plan must allow the options, and the month must have room for the book

@@ -102,8 +102,10 @@ impl<S: Clone + Send + Sync + 'static> QueueWorker<S> {
         let final_delivery = invocation.is_final_delivery();
 
         // The handler runs in its own task so that a panic is a failed delivery, not a dead
-        // worker; meanwhile this task keeps the lock alive.
-        let mut work = tokio::spawn((self.handler)(self.state.clone(), invocation));
+        // worker; meanwhile this task keeps the lock alive. The task carries the message's span,
+        // so the handler's records have its correlation id.
+        let mut work =
+            tokio::spawn((self.handler)(self.state.clone(), invocation).in_current_span());
         let renew_every = (spec.lock_duration / 2).max(Duration::from_millis(200));
         let result = loop {
             tokio::select! {

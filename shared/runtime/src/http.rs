@@ -45,6 +45,17 @@ async fn route_not_found(request: Request) -> ApiError {
     )
 }
 
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the HTTP request being handled (`X-Request-Id`, given or made), inside a handler;
+/// work the request starts (an upload's pipeline) carries it on as its correlation id, so one
+/// id finds every log record from the upload to the exports.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
 /// Request id, span, access log and metrics.
 async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let request_id = request
@@ -70,7 +81,12 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
         duration_ms = tracing::field::Empty,
     );
     let started = Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = REQUEST_ID
+        .scope(
+            request_id.clone(),
+            next.run(request).instrument(span.clone()),
+        )
+        .await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     if status >= 500 {
@@ -103,12 +119,22 @@ async fn observe(State(state): State<AppState>, mut request: Request, next: Next
 /// verdict) and applies the rate limits: per user when the token is valid, and per client
 /// address always. Over a limit the answer is 429 with `Retry-After`.
 async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let bearer = bearer_token(request.headers()).map(|token| {
-        match state.auth.signing.verify_access(token, now_unix()) {
-            Ok(claims) => Bearer::Valid(claims),
-            Err(error) => Bearer::Invalid(error),
-        }
-    });
+    // Browsers cannot set headers on a WebSocket, so the socket routes (and only they) also
+    // take the access token from `?access_token=`.
+    let query_token = request
+        .uri()
+        .path()
+        .starts_with(SOCKET_PREFIX)
+        .then(|| query_access_token(request.uri().query()))
+        .flatten();
+    let bearer = bearer_token(request.headers())
+        .or(query_token.as_deref())
+        .map(
+            |token| match state.auth.signing.verify_access(token, now_unix()) {
+                Ok(claims) => Bearer::Valid(claims),
+                Err(error) => Bearer::Invalid(error),
+            },
+        );
     let settings = &state.settings;
     let now = Instant::now();
     let address = client_address(&request, settings.trust_forwarded_for);
@@ -141,6 +167,44 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
         request.extensions_mut().insert(bearer);
     }
     next.run(request).await
+}
+
+/// Where the WebSocket routes of the local estate live (outside `/api`, as in the seed).
+pub const SOCKET_PREFIX: &str = "/ws/";
+
+/// The `access_token` parameter of a query string, percent-decoded.
+fn query_access_token(query: Option<&str>) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == "access_token" && !value.is_empty()).then(|| percent_decode(value))
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let decoded = (bytes[index] == b'%')
+            .then(|| text.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match decoded {
+            Some(byte) => {
+                out.push(byte);
+                index += 3;
+            }
+            None => {
+                out.push(if bytes[index] == b'+' {
+                    b' '
+                } else {
+                    bytes[index]
+                });
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The client's address: the first `X-Forwarded-For` entry behind a trusted gateway, else the

@@ -10,8 +10,10 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod logs;
 pub mod metrics;
 pub mod notify;
+pub mod pubsub;
 pub mod settings;
 pub mod state;
 

@@ -20,7 +20,9 @@ pub const NOTIFICATIONS_CONTAINER: &str = "notifications";
 pub const NOTIFICATION_KEYS_CONTAINER: &str = "notification-keys";
 /// Deliveries made outside the app (partition key: the user id; id: the event id).
 pub const DELIVERIES_CONTAINER: &str = "notification-deliveries";
-/// The queue of events to deliver outside the app (e-mail), one message per event.
+/// Users' webhooks (partition key and id: the user id; the secret encrypted).
+pub const WEBHOOKS_CONTAINER: &str = "webhooks";
+/// The queue of events to deliver outside the app (e-mail, then webhook attempts).
 pub const DELIVERY_QUEUE: &str = "notifications";
 
 /// Whether events of `kind` are delivered by e-mail as well as shown in the app.
@@ -126,6 +128,7 @@ pub async fn publish(
         )
         .await?;
     state.metrics.book_event("notification_published");
+    push(state, event).await;
     if is_delivered(&event.kind) {
         // The message id is the event's: a repeated send is dropped by duplicate detection.
         let body = json!({ "user_id": event.user_id, "event_id": event.id });
@@ -136,6 +139,68 @@ pub async fn publish(
         state.queue.send(DELIVERY_QUEUE, message).await?;
     }
     Ok(true)
+}
+
+/// Pushes `event` to the user's browsers through Web PubSub when it is configured. Advisory:
+/// the event is stored already, and a client that missed the push reads it from the stream or
+/// the history (each carries its id, so a client that sees one twice can drop it).
+async fn push(state: &AppState, event: &Notification) {
+    let Some(hub) = &state.settings.web_pubsub else {
+        return;
+    };
+    let body = match serde_json::to_value(event) {
+        Ok(body) => body,
+        Err(_) => return,
+    };
+    if let Err(error) = hub.send_to_user(&state.http, &event.user_id, &body).await {
+        state.metrics.error("web_pubsub");
+        tracing::warn!(%error, event.id = %event.id, "the push through Web PubSub failed");
+    }
+}
+
+/// The user's events after `last_event_id`, oldest first, reading newest first and stopping at
+/// the last one seen (so an open socket reads a page, not the whole history, each time).
+/// Without `last_event_id`, only the newest event is returned (where to start from).
+pub async fn events_since(
+    state: &AppState,
+    user_id: &str,
+    last_event_id: Option<&str>,
+) -> Result<Vec<Notification>, StoreError> {
+    let page_size = if last_event_id.is_some() { 100 } else { 1 };
+    let query = Query::default()
+        .order_by("id", Order::Descending)
+        .page_size(page_size);
+    let mut newer = Vec::new();
+    let mut continuation: Option<String> = None;
+    loop {
+        let page = state
+            .documents
+            .query(
+                NOTIFICATIONS_CONTAINER,
+                user_id,
+                &query,
+                continuation.as_deref(),
+            )
+            .await?;
+        for item in &page.items {
+            let event: Notification = item.parse()?;
+            match last_event_id {
+                Some(last) if event.id.as_str() <= last => {
+                    newer.reverse();
+                    return Ok(newer);
+                }
+                Some(_) => newer.push(event),
+                None => return Ok(vec![event]),
+            }
+        }
+        match page.continuation {
+            Some(next) => continuation = Some(next),
+            None => {
+                newer.reverse();
+                return Ok(newer);
+            }
+        }
+    }
 }
 
 /// The events about one book or project (`field` is `book_id` or `project_id`) after

@@ -69,6 +69,10 @@ impl RenderPreset {
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -193,6 +197,25 @@ pub struct Settings {
     /// The signing secret of Stripe's webhook endpoint (`STRIPE_WEBHOOK_SECRET`, `whsec_...`);
     /// without it the webhook refuses every event.
     pub stripe_webhook_secret: Option<Secret>,
+    /// Azure Web PubSub, which pushes notifications to browsers in the cloud
+    /// (`VISIOBOOK_WEB_PUBSUB_CONNECTION_STRING`, hub `VISIOBOOK_WEB_PUBSUB_HUB`, default
+    /// `notifications`); without it, clients use `/ws/notifications` or the SSE stream.
+    pub web_pubsub: Option<crate::pubsub::WebPubSub>,
+    /// Let users' webhooks point at loopback and private addresses
+    /// (`VISIOBOOK_WEBHOOK_ALLOW_PRIVATE`, default false: only for development and tests).
+    pub webhook_allow_private: bool,
+    /// The wait before a webhook's second attempt, doubled for each later one
+    /// (`VISIOBOOK_WEBHOOK_BACKOFF_MS`, default 30,000).
+    pub webhook_backoff: Duration,
+    /// The least severe level of the app's own log records that are also stored for the
+    /// logging endpoints (`VISIOBOOK_STORE_LOGS`: `off`, `error`, `warn` (default), `info`,
+    /// `debug`); `None` when off. Servers and jobs only.
+    pub store_logs: Option<String>,
+    /// Where traces go in Azure (`APPLICATIONINSIGHTS_CONNECTION_STRING`, as the Functions host
+    /// names it); without it, no trace leaves the process.
+    pub application_insights: Option<Secret>,
+    /// Days stored log records are kept (`VISIOBOOK_LOG_RETENTION_DAYS`, default 30).
+    pub log_retention_days: u32,
 }
 
 /// Who takes payments.
@@ -464,6 +487,50 @@ impl Settings {
                 .to_owned(),
             payments,
             stripe_webhook_secret: reader.text("STRIPE_WEBHOOK_SECRET").map(Secret),
+            web_pubsub: match reader.text("VISIOBOOK_WEB_PUBSUB_CONNECTION_STRING") {
+                None => None,
+                Some(text) => Some(
+                    crate::pubsub::WebPubSub::from_connection_string(
+                        &text,
+                        &reader
+                            .text("VISIOBOOK_WEB_PUBSUB_HUB")
+                            .unwrap_or_else(|| "notifications".into()),
+                    )
+                    .map_err(|message| SettingsError {
+                        variable: "VISIOBOOK_WEB_PUBSUB_CONNECTION_STRING".into(),
+                        message,
+                    })?,
+                ),
+            },
+            webhook_allow_private: reader.flag("VISIOBOOK_WEBHOOK_ALLOW_PRIVATE")?,
+            webhook_backoff: Duration::from_millis(
+                reader
+                    .parse("VISIOBOOK_WEBHOOK_BACKOFF_MS")?
+                    .unwrap_or(30_000),
+            ),
+            store_logs: match reader
+                .text("VISIOBOOK_STORE_LOGS")
+                .map(|level| level.to_ascii_lowercase())
+                .as_deref()
+            {
+                None => Some("warn".to_owned()),
+                Some("off" | "none" | "false") => None,
+                Some(level @ ("error" | "warn" | "info" | "debug")) => Some(level.to_owned()),
+                Some(other) => {
+                    return Err(SettingsError {
+                        variable: "VISIOBOOK_STORE_LOGS".into(),
+                        message: format!("{other:?} is not off, error, warn, info or debug"),
+                    });
+                }
+            },
+            application_insights: reader
+                .text("APPLICATIONINSIGHTS_CONNECTION_STRING")
+                .filter(|text| !text.is_empty())
+                .map(Secret),
+            log_retention_days: reader
+                .parse("VISIOBOOK_LOG_RETENTION_DAYS")?
+                .unwrap_or(30)
+                .max(1),
             data_dir,
             dev_port: reader.parse("VISIOBOOK_PORT")?.unwrap_or(7071),
             custom_handler_port: reader.parse("FUNCTIONS_CUSTOMHANDLER_PORT")?,

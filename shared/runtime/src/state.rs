@@ -27,6 +27,8 @@ pub struct AppState {
     pub auth: Arc<Authority>,
     /// Request rate limits of this instance.
     pub limiter: Arc<RateLimiter>,
+    /// The HTTP client of outgoing calls (Web PubSub, users' webhooks); one connection pool.
+    pub http: reqwest::Client,
 }
 
 /// The queues, as provisioned: one per pipeline stage, and the notification deliveries.
@@ -89,6 +91,13 @@ impl AppState {
                 Authority::load_or_create(&settings_keys_dir).context("loading the keys")?,
             ),
             limiter: Arc::new(RateLimiter::new()),
+            http: reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .timeout(std::time::Duration::from_secs(15))
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("visiobook/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .context("building the HTTP client")?,
         })
     }
 }
