@@ -90,3 +90,7 @@ ensure_models() {
     log "warning: the sentence-embedding assets could not be fetched; analysis will use word overlap"
   fi
 }
+
+# Azurite (the Blob adapter's conformance tests) has its own file.
+# shellcheck source=scripts/lib/azurite.sh
+source "$REPO_ROOT/scripts/lib/azurite.sh"

@@ -8,6 +8,7 @@ mod accounts;
 mod analysis_api;
 mod analytics;
 mod assembly;
+mod azure;
 mod bad_input;
 mod cli;
 mod configuration;

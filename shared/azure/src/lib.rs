@@ -1,8 +1,12 @@
-//! The Azure adapters of the storage ports. So far: [`servicebus::ServiceBusQueue`], the
-//! [`JobQueue`](visiobook_ports::JobQueue) of the AKS jobs over the Service Bus REST protocol.
-//! Cosmos DB and Blob Storage adapters (through the Azure SDK's 1.x crates) and the Entra ID
-//! token source (through `azure_identity`) come next.
+//! The Azure adapters of the storage ports: [`blob::AzureBlobStore`] (Blob Storage through
+//! `azure_storage_blob` 1.x), [`servicebus::ServiceBusQueue`] (the jobs' queue over the Service
+//! Bus REST protocol), and the Entra ID credentials they use ([`identity`], `azure_identity`).
+//! The Cosmos DB document store comes next.
 
+#[cfg(feature = "azurite")]
+pub mod azurite;
+pub mod blob;
+pub mod identity;
 pub mod servicebus;
 
 use async_trait::async_trait;

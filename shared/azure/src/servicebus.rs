@@ -40,8 +40,10 @@ use crate::TokenSource;
 pub const SCOPE: &str = "https://servicebus.azure.net/.default";
 
 /// Headers that are the protocol's own, never application properties.
-const RESERVED_HEADERS: [&str; 12] = [
+const RESERVED_HEADERS: [&str; 14] = [
     "brokerproperties",
+    "content-encoding",
+    "vary",
     "content-type",
     "content-length",
     "date",

@@ -12,7 +12,8 @@ use std::time::Duration;
 pub enum Backend {
     /// SQLite and the filesystem under the data directory.
     Embedded,
-    /// Azure (Cosmos DB, Blob Storage, Service Bus); arrives with the cloud-estate work.
+    /// Azure: Blob Storage (`VISIOBOOK_BLOB_STORE`), Service Bus over REST (`VISIOBOOK_QUEUE`);
+    /// Cosmos DB (`VISIOBOOK_DOCUMENT_STORE`) is not built yet.
     Azure,
 }
 
@@ -211,6 +212,22 @@ pub struct Settings {
     /// logging endpoints (`VISIOBOOK_STORE_LOGS`: `off`, `error`, `warn` (default), `info`,
     /// `debug`); `None` when off. Servers and jobs only.
     pub store_logs: Option<String>,
+    /// The Blob Storage endpoint in Azure (`VISIOBOOK_BLOB_ENDPOINT`,
+    /// `https://<account>.blob.core.windows.net`), reached with the Entra ID credential.
+    pub blob_endpoint: Option<String>,
+    /// The container of every blob (`VISIOBOOK_BLOB_CONTAINER`, default `visiobook`).
+    pub blob_container: String,
+    /// A container URL carrying a SAS (`VISIOBOOK_BLOB_SAS_URL`), where there is no identity:
+    /// Azurite in development and tests. Wins over the endpoint.
+    pub blob_sas_url: Option<Secret>,
+    /// The Service Bus namespace of the REST queue client
+    /// (`VISIOBOOK_SERVICEBUS_NAMESPACE`, `<name>.servicebus.windows.net`).
+    pub servicebus_namespace: Option<String>,
+    /// The user-assigned identity's client id (`AZURE_CLIENT_ID`, as Azure sets it).
+    pub azure_client_id: Option<String>,
+    /// Whether a workload-identity token is mounted (`AZURE_FEDERATED_TOKEN_FILE` is set, as the
+    /// AKS webhook does): then that identity is used, else the managed identity.
+    pub azure_workload_identity: bool,
     /// Where traces go in Azure (`APPLICATIONINSIGHTS_CONNECTION_STRING`, as the Functions host
     /// names it); without it, no trace leaves the process.
     pub application_insights: Option<Secret>,
@@ -523,6 +540,27 @@ impl Settings {
                     });
                 }
             },
+            blob_endpoint: reader
+                .text("VISIOBOOK_BLOB_ENDPOINT")
+                .filter(|text| !text.is_empty())
+                .map(|text| text.trim_end_matches('/').to_owned()),
+            blob_container: reader
+                .text("VISIOBOOK_BLOB_CONTAINER")
+                .filter(|text| !text.is_empty())
+                .unwrap_or_else(|| "visiobook".into()),
+            blob_sas_url: reader
+                .text("VISIOBOOK_BLOB_SAS_URL")
+                .filter(|text| !text.is_empty())
+                .map(Secret),
+            servicebus_namespace: reader
+                .text("VISIOBOOK_SERVICEBUS_NAMESPACE")
+                .filter(|text| !text.is_empty()),
+            azure_client_id: reader
+                .text("AZURE_CLIENT_ID")
+                .filter(|text| !text.is_empty()),
+            azure_workload_identity: reader
+                .text("AZURE_FEDERATED_TOKEN_FILE")
+                .is_some_and(|text| !text.is_empty()),
             application_insights: reader
                 .text("APPLICATIONINSIGHTS_CONNECTION_STRING")
                 .filter(|text| !text.is_empty())

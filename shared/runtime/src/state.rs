@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use azure_core::credentials as azure_core_credentials;
 use visiobook_domain::Stage;
 use visiobook_ports::{BlobStore, DocumentStore, JobQueue, QueueSpec};
 
@@ -45,47 +46,97 @@ pub fn pipeline_queue_specs(settings: &Settings) -> Vec<QueueSpec> {
         .collect()
 }
 
+/// The Entra ID credential of this process (workload identity in AKS, managed identity
+/// elsewhere).
+fn entra_credential(
+    settings: &Settings,
+) -> anyhow::Result<Arc<dyn azure_core_credentials::TokenCredential>> {
+    visiobook_azure::identity::credential(
+        settings.azure_client_id.as_deref(),
+        settings.azure_workload_identity,
+    )
+    .context("the Entra ID credential")
+}
+
+/// Blob Storage: a SAS URL where one is given (Azurite), else the endpoint with Entra ID.
+fn azure_blobs(settings: &Settings) -> anyhow::Result<visiobook_azure::blob::AzureBlobStore> {
+    if let Some(sas_url) = &settings.blob_sas_url {
+        return visiobook_azure::blob::AzureBlobStore::with_sas_url(sas_url.expose())
+            .context("VISIOBOOK_BLOB_SAS_URL");
+    }
+    let endpoint = settings.blob_endpoint.as_deref().context(
+        "VISIOBOOK_BLOB_STORE=azure needs VISIOBOOK_BLOB_ENDPOINT (or VISIOBOOK_BLOB_SAS_URL)",
+    )?;
+    visiobook_azure::blob::AzureBlobStore::with_credential(
+        &format!("{endpoint}/{}", settings.blob_container),
+        entra_credential(settings)?,
+    )
+    .context("VISIOBOOK_BLOB_ENDPOINT")
+}
+
+/// Service Bus over REST with Entra ID tokens.
+fn azure_queue(
+    settings: &Settings,
+) -> anyhow::Result<visiobook_azure::servicebus::ServiceBusQueue> {
+    let namespace = settings
+        .servicebus_namespace
+        .as_deref()
+        .context("VISIOBOOK_QUEUE=azure needs VISIOBOOK_SERVICEBUS_NAMESPACE")?;
+    let tokens = visiobook_azure::identity::EntraTokens(entra_credential(settings)?);
+    Ok(visiobook_azure::servicebus::ServiceBusQueue::new(
+        reqwest::Client::new(),
+        namespace,
+        Arc::new(tokens),
+        pipeline_queue_specs(settings),
+        std::time::Duration::from_secs(5),
+    ))
+}
+
 impl AppState {
     /// Opens the adapters the settings choose. The embedded adapters live under the data
-    /// directory; Azure adapters are not built yet, so asking for them is an error rather than
-    /// a silent fallback.
+    /// directory; Blob Storage and Service Bus have Azure adapters, Cosmos DB not yet, so asking
+    /// for it is an error rather than a silent fallback.
     pub fn open(settings: Settings) -> anyhow::Result<Self> {
-        for (port, backend) in [
-            ("documents", settings.document_backend),
-            ("blobs", settings.blob_backend),
-            ("queue", settings.queue_backend),
-        ] {
-            anyhow::ensure!(
-                backend == Backend::Embedded,
-                "the Azure adapter for {port} is not available in this build; use the embedded backend"
-            );
-        }
+        anyhow::ensure!(
+            settings.document_backend == Backend::Embedded,
+            "the Azure adapter for documents (Cosmos DB) is not available in this build; use the embedded backend"
+        );
         let data_dir = &settings.data_dir;
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
         let documents =
             visiobook_embedded::SqliteDocumentStore::open(&data_dir.join("documents.sqlite3"))
                 .context("opening the document store")?;
-        let blobs = visiobook_embedded::FsBlobStore::open(&data_dir.join("blobs"))
-            .context("opening the blob store")?;
-        let queue = visiobook_embedded::SqliteJobQueue::open(
-            &data_dir.join("queue.sqlite3"),
-            pipeline_queue_specs(&settings),
-        )
-        .context("opening the job queue")?;
+        let blobs: Arc<dyn BlobStore> = match settings.blob_backend {
+            Backend::Embedded => Arc::new(
+                visiobook_embedded::FsBlobStore::open(&data_dir.join("blobs"))
+                    .context("opening the blob store")?,
+            ),
+            Backend::Azure => Arc::new(azure_blobs(&settings)?),
+        };
+        let queue: Arc<dyn JobQueue> = match settings.queue_backend {
+            Backend::Embedded => Arc::new(
+                visiobook_embedded::SqliteJobQueue::open(
+                    &data_dir.join("queue.sqlite3"),
+                    pipeline_queue_specs(&settings),
+                )
+                .context("opening the job queue")?,
+            ),
+            Backend::Azure => Arc::new(azure_queue(&settings)?),
+        };
         tracing::info!(
             data_dir = %data_dir.display(),
             documents = "sqlite",
-            blobs = "filesystem",
-            queue = "sqlite",
+            blobs = ?settings.blob_backend,
+            queue = ?settings.queue_backend,
             "storage adapters ready"
         );
         let settings_keys_dir = settings.keys_dir.clone();
         Ok(Self {
             settings: Arc::new(settings),
             documents: Arc::new(documents),
-            blobs: Arc::new(blobs),
-            queue: Arc::new(queue),
+            blobs,
+            queue,
             metrics: Arc::new(Metrics::new()),
             auth: Arc::new(
                 Authority::load_or_create(&settings_keys_dir).context("loading the keys")?,
