@@ -388,3 +388,46 @@ async fn scheduled_messages_wait_and_bad_requests_fail_clearly() {
         ErrorKind::Invalid
     );
 }
+
+/// A long job through the host's worker: the lock (600 ms) is renewed while the handler works
+/// for three times as long, so the message is completed once and never delivered again.
+#[tokio::test]
+async fn a_long_job_keeps_its_lock_and_is_completed_once() {
+    let (address, broker) = fake_service_bus().await;
+    let queue: Arc<dyn JobQueue> = Arc::new(client(address, TOKEN));
+    queue.send("analysis", message("long")).await.unwrap();
+    let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = runs.clone();
+    let handler: visiobook_host::QueueHandler<()> = Arc::new(move |(), _invocation| {
+        let counted = counted.clone();
+        Box::pin(async move {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(LOCK * 3).await;
+            Ok(Vec::new())
+        })
+    });
+    let worker = visiobook_host::worker::QueueWorker {
+        function: "AnalysisJob",
+        queue_name: "analysis".to_owned(),
+        queue: queue.clone(),
+        handler,
+        state: (),
+    };
+    let outcome = worker.try_process_next().await.unwrap();
+    assert!(
+        matches!(outcome, visiobook_host::worker::Outcome::Completed { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        worker.try_process_next().await.unwrap(),
+        visiobook_host::worker::Outcome::Idle
+    );
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let requests = broker.lock().unwrap().requests.clone();
+    let renewals = requests
+        .iter()
+        .filter(|r| *r == "POST /analysis/messages/{sequence}/{lock}")
+        .count();
+    assert!(renewals >= 2, "{requests:?}");
+    assert!(broker.lock().unwrap().queue.is_empty());
+}
