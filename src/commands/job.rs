@@ -1,5 +1,8 @@
 //! `visiobook job STAGE`: the KEDA ScaledJob face. `--once` handles at most one message and
-//! exits (KEDA starts one job per message); `--loop` keeps consuming until SIGTERM.
+//! exits (KEDA starts one job per message); `--loop` keeps consuming until SIGTERM. A `--once`
+//! job told to stop (SIGTERM: a node drained, a deadline reached) exits at once rather than
+//! waiting out the grace period as PID 1: the message's lock lapses, Service Bus delivers it
+//! again, and the next job resumes from the stage's checkpoints.
 
 use std::sync::Arc;
 
@@ -30,7 +33,16 @@ pub async fn run(settings: Settings, stage: Stage, run_loop: bool) -> anyhow::Re
         worker_task.await?;
         return Ok(());
     }
-    let outcome = worker.try_process_next().await?;
+    let outcome = tokio::select! {
+        outcome = worker.try_process_next() => outcome?,
+        () = super::shutdown_signal() => {
+            tracing::warn!(
+                queue = stage.queue(),
+                "stopping on request; the message in hand will be delivered again"
+            );
+            return Ok(());
+        }
+    };
     let summary = match &outcome {
         Outcome::Idle => serde_json::json!({ "outcome": "idle" }),
         Outcome::Completed { message_id } => {

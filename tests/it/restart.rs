@@ -164,3 +164,83 @@ async fn a_book_survives_a_kill_mid_assembly() {
     std::fs::write(&file, &video).unwrap();
     assert_playable_video(&file, narration_ms as f64 / 1000.0);
 }
+
+/// A `--once` job told to stop (SIGTERM, as Kubernetes does before killing a pod) exits at once
+/// instead of waiting out the grace period; the message comes back when its lock lapses and
+/// another worker finishes the book.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_stopped_with_sigterm_exits_at_once_and_its_message_comes_back() {
+    let app = crate::support::TestApp::spawn_with(&[
+        ("VISIOBOOK_LOCK_DURATION_SECONDS", "2"),
+        ("VISIOBOOK_EXPORT_FORMATS", "mp4"),
+    ])
+    .await;
+    let id = app.upload_ok(fixture_bytes("alice-short.txt")).await;
+    for queue in ["ingestion", "analysis", "generation"] {
+        assert!(
+            matches!(
+                app.step(queue).await,
+                visiobook_host::worker::Outcome::Completed { .. }
+            ),
+            "{queue}"
+        );
+    }
+    // The assembly message waits; a separate job process takes it.
+    let data_dir = app.state.settings.data_dir.clone();
+    let mut job = Command::new(env!("CARGO_BIN_EXE_visiobook"))
+        .args(["job", "assembly", "--once"])
+        .envs(crate::support::test_variables(&data_dir))
+        .env("VISIOBOOK_LOCK_DURATION_SECONDS", "2")
+        .env("VISIOBOOK_EXPORT_FORMATS", "mp4")
+        .env("VISIOBOOK_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Mid-assembly (it takes several seconds even for this short book).
+    eventually(
+        Duration::from_secs(20),
+        "the job to start assembling",
+        || async {
+            let status = status_of(&app, &id).await;
+            (status["stages"]["assembly"]["state"] == "running").then_some(())
+        },
+    )
+    .await;
+    let stopped_at = std::time::Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &job.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let exit = loop {
+        if let Some(exit) = job.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            stopped_at.elapsed() < Duration::from_secs(5),
+            "the job did not stop within 5 s of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+
+    // The lock lapses, the message is delivered again and the book is finished here.
+    eventually(
+        Duration::from_secs(60),
+        "the assembly to be redelivered",
+        || async {
+            matches!(
+                app.step("assembly").await,
+                visiobook_host::worker::Outcome::Completed { .. }
+            )
+            .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(status_of(&app, &id).await["state"], "ready");
+}
+
+async fn status_of(app: &crate::support::TestApp, id: &str) -> Value {
+    app.status(id).await
+}
