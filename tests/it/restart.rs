@@ -1,5 +1,6 @@
 //! Killing `visiobook dev` in the middle of a book and starting it again finishes the book
-//! without redoing finished stages and without losing anything.
+//! without redoing finished stages and without losing anything; a `visiobook job --once` told to
+//! stop exits at once and its message is finished by another worker.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
