@@ -24,6 +24,10 @@ ensure_azurite() {
   local wrapper="$dir/azurite-blob"
   local stamp="$dir/.installed-lock.sha256"
   local want
+  if [ -z "$dir" ]; then
+    echo "ensure_azurite: VISIOBOOK_AZURITE is empty" >&2
+    return 1
+  fi
   want="$(cat "$source_dir/package.json" "$source_dir/package-lock.json" | sha256sum | cut -d' ' -f1)"
 
   if [ ! -x "$wrapper" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
