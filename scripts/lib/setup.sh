@@ -91,6 +91,8 @@ ensure_models() {
   fi
 }
 
-# Azurite (the Blob adapter's conformance tests) has its own file.
+# npm-distributed tools on a pinned Node.js: Azurite (the Blob adapter's conformance tests).
+# shellcheck source=scripts/lib/node-tool.sh
+source "$REPO_ROOT/scripts/lib/node-tool.sh"
 # shellcheck source=scripts/lib/azurite.sh
 source "$REPO_ROOT/scripts/lib/azurite.sh"
