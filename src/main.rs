@@ -91,6 +91,10 @@ enum Command {
         #[arg(value_enum)]
         key: KeyKind,
     },
+    /// Print the keys of the keys directory (made if missing) as the settings that carry them
+    /// elsewhere, one JSON object: store each value as a Key Vault secret that the Function
+    /// App's settings reference, so that every instance holds the same keys (docs/DEPLOY.md).
+    ExportKeys,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -133,6 +137,21 @@ fn rotate_key(settings: &Settings, key: KeyKind) -> anyhow::Result<()> {
         ),
     };
     writeln!(std::io::stdout(), "{line}")?;
+    Ok(())
+}
+
+fn export_keys(settings: &Settings) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let pairs = visiobook_runtime::auth::Authority::export(&settings.keys_dir)?;
+    let object: serde_json::Map<String, serde_json::Value> = pairs
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), serde_json::Value::String(value)))
+        .collect();
+    writeln!(
+        std::io::stdout(),
+        "{}",
+        serde_json::to_string_pretty(&object)?
+    )?;
     Ok(())
 }
 
@@ -214,6 +233,7 @@ fn main() -> ExitCode {
         Command::Ingest { .. } => "ingest",
         Command::Analyze { .. } => "analyze",
         Command::RotateKey { .. } => "rotate-key",
+        Command::ExportKeys => "export-keys",
     };
     // One span per run: the root of a CLI command's trace.
     let span = tracing::info_span!("visiobook", command);
@@ -242,6 +262,7 @@ fn main() -> ExitCode {
                     commands::inspect::analyze(&settings, &book, lang)
                 }
                 Command::RotateKey { key } => rotate_key(&settings, key),
+                Command::ExportKeys => export_keys(&settings),
             }
         },
         span,

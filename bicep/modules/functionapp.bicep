@@ -146,6 +146,20 @@ var appSettings = [
     name: 'STRIPE_API_KEY'
     value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/stripe-api-key/)'
   }
+  // The keys every instance shares (tokens, download links, envelope encryption), from
+  // `visiobook export-keys` (docs/DEPLOY.md): without them each instance would make its own.
+  {
+    name: 'VISIOBOOK_SIGNING_KEY_PEM'
+    value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/visiobook-signing-key/)'
+  }
+  {
+    name: 'VISIOBOOK_LINK_KEY'
+    value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/visiobook-link-key/)'
+  }
+  {
+    name: 'VISIOBOOK_DATA_KEYS'
+    value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/visiobook-data-keys/)'
+  }
   {
     name: 'VISIOBOOK_LOG_FORMAT'
     value: 'json'

@@ -198,3 +198,71 @@ fn invalid_settings_are_named() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("VISIOBOOK_PORT"));
 }
+
+/// Two instances, one with the keys directory and one with the exported keys as settings (as
+/// Key Vault references give them in Azure): a session opened on one is honoured by the other.
+#[tokio::test(flavor = "multi_thread")]
+async fn exported_keys_make_another_instance_accept_the_same_tokens() {
+    let keys = tempfile::tempdir().unwrap();
+    let output = visiobook()
+        .arg("export-keys")
+        .env("VISIOBOOK_KEYS_DIR", keys.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let exported: serde_json::Map<String, Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        exported["VISIOBOOK_SIGNING_KEY_PEM"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN")
+    );
+    // Incomplete key settings are refused by name.
+    let partial = visiobook()
+        .arg("package")
+        .arg("--out")
+        .arg(keys.path().join("package"))
+        .env(
+            "VISIOBOOK_LINK_KEY",
+            exported["VISIOBOOK_LINK_KEY"].as_str().unwrap(),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(partial.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&partial.stderr).contains("VISIOBOOK_SIGNING_KEY_PEM"));
+
+    // One instance reads the keys directory, the other only the settings: a token the first
+    // signed verifies on the second, and their download links and JWKS are the same.
+    let first = crate::support::TestApp::spawn_with(&[(
+        "VISIOBOOK_KEYS_DIR",
+        keys.path().to_str().unwrap(),
+    )])
+    .await;
+    let settings: Vec<(String, String)> = exported
+        .iter()
+        .map(|(name, value)| (name.clone(), value.as_str().unwrap().to_owned()))
+        .collect();
+    let borrowed: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let second = crate::support::TestApp::spawn_with(&borrowed).await;
+    let claims = second
+        .state
+        .auth
+        .signing
+        .verify_access(
+            &first.session.access_token,
+            visiobook_runtime::auth::now_unix(),
+        )
+        .expect("the second instance verifies the first one's token");
+    assert_eq!(claims.sub, first.session.user_id);
+    assert_eq!(
+        first.state.auth.sign_link("file-1"),
+        second.state.auth.sign_link("file-1")
+    );
+    assert_eq!(
+        first.state.auth.signing.jwks(),
+        second.state.auth.signing.jwks()
+    );
+}

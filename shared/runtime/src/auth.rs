@@ -73,6 +73,37 @@ impl std::fmt::Debug for Authority {
     }
 }
 
+/// The keys as text, from settings rather than the keys directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyMaterial {
+    /// The current ES256 signing key, PEM.
+    pub signing_pem: crate::settings::Secret,
+    /// Retired signing keys still in the JWKS, PEMs one after another.
+    pub previous_signing_pems: Option<String>,
+    /// The download-link HMAC key, hex (at least 32 bytes).
+    pub link_key_hex: crate::settings::Secret,
+    /// The data-key ring, as `rotate-key data` writes it.
+    pub data_keys_json: crate::settings::Secret,
+}
+
+/// Splits concatenated PEM blocks.
+fn split_pems(text: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+        if line.starts_with("-----END ") {
+            blocks.push(std::mem::take(&mut current));
+        }
+    }
+    blocks
+}
+
 /// File names inside the keys directory.
 const SIGNING_KEY_FILE: &str = "jwt-es256.pem";
 /// Retired signing keys, still published in the JWKS until the tokens they signed expire.
@@ -148,6 +179,53 @@ impl Authority {
             link_key,
             data_keys,
         })
+    }
+
+    /// The keys from their text, as [`KeyMaterial`] carries them (app settings that are Key
+    /// Vault references in Azure, so that every instance signs, verifies and decrypts alike).
+    pub fn from_material(material: &KeyMaterial) -> anyhow::Result<Self> {
+        let previous = split_pems(material.previous_signing_pems.as_deref().unwrap_or(""));
+        let previous: Vec<&str> = previous.iter().map(String::as_str).collect();
+        let signing = SigningKeys::from_pem(material.signing_pem.expose(), &previous)
+            .context("VISIOBOOK_SIGNING_KEY_PEM")?;
+        let link_key = hex::decode(material.link_key_hex.expose().trim())
+            .context("VISIOBOOK_LINK_KEY is not hex")?;
+        anyhow::ensure!(
+            link_key.len() >= 32,
+            "VISIOBOOK_LINK_KEY is shorter than 32 bytes"
+        );
+        let data_keys =
+            Keyring::from_json(material.data_keys_json.expose()).context("VISIOBOOK_DATA_KEYS")?;
+        Ok(Self {
+            signing,
+            link_key,
+            data_keys,
+        })
+    }
+
+    /// The keys in `dir` (made if missing) as the settings that carry them elsewhere:
+    /// `(variable, value)` pairs for `VISIOBOOK_SIGNING_KEY_PEM`,
+    /// `VISIOBOOK_PREVIOUS_SIGNING_KEYS_PEM`, `VISIOBOOK_LINK_KEY` and `VISIOBOOK_DATA_KEYS`.
+    pub fn export(dir: &Path) -> anyhow::Result<Vec<(&'static str, String)>> {
+        let authority = Self::load_or_create(dir)?;
+        let mut previous = String::new();
+        let previous_dir = dir.join(PREVIOUS_SIGNING_KEYS_DIR);
+        if previous_dir.is_dir() {
+            let mut paths: Vec<_> = std::fs::read_dir(&previous_dir)?
+                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                .filter(|path| path.extension().is_some_and(|ext| ext == "pem"))
+                .collect();
+            paths.sort();
+            for path in paths {
+                previous.push_str(&std::fs::read_to_string(&path)?);
+            }
+        }
+        Ok(vec![
+            ("VISIOBOOK_SIGNING_KEY_PEM", authority.signing.current_pem()),
+            ("VISIOBOOK_PREVIOUS_SIGNING_KEYS_PEM", previous),
+            ("VISIOBOOK_LINK_KEY", hex::encode(&authority.link_key)),
+            ("VISIOBOOK_DATA_KEYS", authority.data_keys.to_json()?),
+        ])
     }
 
     /// Retires the current signing key (kept in the JWKS so that tokens it signed stay valid
@@ -464,5 +542,53 @@ mod tests {
         // Links keep their key: it does not rotate with the others.
         assert!(rotated.verify_link("download|x", &link));
         assert!(!rotated.verify_link("download|y", &link));
+    }
+
+    #[test]
+    fn keys_exported_as_settings_load_as_the_same_keys() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        Authority::rotate_signing_key(dir.path()).expect("a retired key");
+        let on_disk = Authority::load_or_create(dir.path()).expect("the keys");
+        let exported = Authority::export(dir.path()).expect("exported");
+        let value = |name: &str| {
+            exported
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.clone())
+                .expect(name)
+        };
+        assert!(value("VISIOBOOK_PREVIOUS_SIGNING_KEYS_PEM").contains("-----BEGIN"));
+        let material = KeyMaterial {
+            signing_pem: crate::settings::Secret::new(value("VISIOBOOK_SIGNING_KEY_PEM")),
+            previous_signing_pems: Some(value("VISIOBOOK_PREVIOUS_SIGNING_KEYS_PEM")),
+            link_key_hex: crate::settings::Secret::new(value("VISIOBOOK_LINK_KEY")),
+            data_keys_json: crate::settings::Secret::new(value("VISIOBOOK_DATA_KEYS")),
+        };
+        let from_settings = Authority::from_material(&material).expect("loaded from settings");
+        assert_eq!(
+            from_settings.signing.current_kid(),
+            on_disk.signing.current_kid()
+        );
+        assert_eq!(from_settings.signing.jwks(), on_disk.signing.jwks());
+        assert_eq!(
+            from_settings.sign_link("file-1"),
+            on_disk.sign_link("file-1")
+        );
+        let sealed = on_disk
+            .data_keys
+            .encrypt(b"secret", b"aad")
+            .expect("encrypted");
+        assert_eq!(
+            from_settings
+                .data_keys
+                .decrypt(&sealed, b"aad")
+                .expect("decrypted with the exported ring"),
+            b"secret"
+        );
+        let short = KeyMaterial {
+            link_key_hex: crate::settings::Secret::new("abcd"),
+            ..material
+        };
+        assert!(Authority::from_material(&short).is_err());
     }
 }

@@ -228,6 +228,11 @@ pub struct Settings {
     /// Whether a workload-identity token is mounted (`AZURE_FEDERATED_TOKEN_FILE` is set, as the
     /// AKS webhook does): then that identity is used, else the managed identity.
     pub azure_workload_identity: bool,
+    /// The keys as settings (`VISIOBOOK_SIGNING_KEY_PEM`, `VISIOBOOK_LINK_KEY`,
+    /// `VISIOBOOK_DATA_KEYS`, optionally `VISIOBOOK_PREVIOUS_SIGNING_KEYS_PEM`), all or none:
+    /// Key Vault references in Azure, so that every instance holds the same keys. Without
+    /// them the keys directory is used.
+    pub key_material: Option<crate::auth::KeyMaterial>,
     /// Where traces go in Azure (`APPLICATIONINSIGHTS_CONNECTION_STRING`, as the Functions host
     /// names it); without it, no trace leaves the process.
     pub application_insights: Option<Secret>,
@@ -561,6 +566,28 @@ impl Settings {
             azure_workload_identity: reader
                 .text("AZURE_FEDERATED_TOKEN_FILE")
                 .is_some_and(|text| !text.is_empty()),
+            key_material: {
+                let given = |name: &str| reader.text(name).filter(|text| !text.is_empty());
+                match (
+                    given("VISIOBOOK_SIGNING_KEY_PEM"),
+                    given("VISIOBOOK_LINK_KEY"),
+                    given("VISIOBOOK_DATA_KEYS"),
+                ) {
+                    (None, None, None) => None,
+                    (Some(signing), Some(link), Some(data)) => Some(crate::auth::KeyMaterial {
+                        signing_pem: Secret(signing),
+                        previous_signing_pems: given("VISIOBOOK_PREVIOUS_SIGNING_KEYS_PEM"),
+                        link_key_hex: Secret(link),
+                        data_keys_json: Secret(data),
+                    }),
+                    _ => {
+                        return Err(SettingsError {
+                            variable: "VISIOBOOK_SIGNING_KEY_PEM".into(),
+                            message: "VISIOBOOK_SIGNING_KEY_PEM, VISIOBOOK_LINK_KEY and VISIOBOOK_DATA_KEYS go together (visiobook export-keys prints them)".into(),
+                        });
+                    }
+                }
+            },
             application_insights: reader
                 .text("APPLICATIONINSIGHTS_CONNECTION_STRING")
                 .filter(|text| !text.is_empty())

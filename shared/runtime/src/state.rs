@@ -131,16 +131,17 @@ impl AppState {
             queue = ?settings.queue_backend,
             "storage adapters ready"
         );
-        let settings_keys_dir = settings.keys_dir.clone();
+        let authority = match &settings.key_material {
+            Some(material) => Authority::from_material(material).context("loading the keys")?,
+            None => Authority::load_or_create(&settings.keys_dir).context("loading the keys")?,
+        };
         Ok(Self {
             settings: Arc::new(settings),
             documents: Arc::new(documents),
             blobs,
             queue,
             metrics: Arc::new(Metrics::new()),
-            auth: Arc::new(
-                Authority::load_or_create(&settings_keys_dir).context("loading the keys")?,
-            ),
+            auth: Arc::new(authority),
             limiter: Arc::new(RateLimiter::new()),
             http: reqwest::Client::builder()
                 .connect_timeout(std::time::Duration::from_secs(5))
