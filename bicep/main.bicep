@@ -172,6 +172,18 @@ var cosmosContainers = [
   'webhooks'
 ]
 
+// Top-level body fields the code orders queries by (order_by literals and ORDERED_FIELDS
+// constants; scripts/check-bicep compares them): each needs a composite index with /id.
+var cosmosOrderedFields = [
+  'at'
+  'created_at'
+  'id'
+  'name'
+  'seq'
+  'updated_at'
+  'version'
+]
+
 // The app's retention timer deletes old log records; the TTL only backs it up.
 var cosmosContainerTtls = {
   logs: (appLogRetentionDays + 1) * 86400
@@ -262,6 +274,7 @@ module cosmos 'modules/cosmos.bicep' = {
     databaseName: cosmosDatabaseName
     containerNames: cosmosContainers
     containerTtls: cosmosContainerTtls
+    orderedFields: cosmosOrderedFields
     dataContributorPrincipalIds: [
       functionIdentity.properties.principalId
       jobsIdentity.properties.principalId

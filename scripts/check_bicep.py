@@ -252,7 +252,7 @@ class Estate:
 
 
 def rust_sources() -> list[Path]:
-    roots = [REPO / "src", REPO / "shared", REPO / "functions"]
+    roots = [REPO / "src", REPO / "shared", REPO / "functions", REPO / "gpu-jobs"]
     files = []
     for root in roots:
         if root.is_dir():
@@ -279,6 +279,18 @@ def code_containers() -> set[str]:
         text = path.read_text(errors="replace")
         names.update(re.findall(r'const [A-Z_]*CONTAINER: &str = "([a-z0-9-]+)";', text))
     return names - TEST_ONLY_NAMES
+
+
+def code_ordered_fields() -> set[str]:
+    """Fields the code orders queries by: order_by("field", ..) literals and the strings of
+    ORDERED_FIELDS constants (fields chosen at run time)."""
+    names: set[str] = set()
+    for path in rust_sources():
+        text = path.read_text(errors="replace")
+        names.update(re.findall(r'order_by\(\s*"([^"]*)"', text))
+        for match in re.finditer(r'const [A-Z_]*ORDERED_FIELDS: [^=]*= \[(.*?)\];', text, re.S):
+            names.update(re.findall(r'"([^"]*)"', match.group(1)))
+    return names
 
 
 def find_binary(explicit: str | None) -> Path:
@@ -393,12 +405,21 @@ def check_cosmos(report: Report, estate: Estate) -> list[str]:
         report.check(isinstance(value, list), "main.bicep passes a literal list of containers")
         declared = list(value) if isinstance(value, list) else []
     report.check(len(declared) == len(set(declared)), "no container is declared twice")
+    fields = estate.argument("cosmos.bicep", "orderedFields")
+    report.check(isinstance(fields, list) and bool(fields),
+                 "main.bicep passes a literal list of ordered fields")
+    for _, container in containers:
+        indexes = find_key(body(container), "compositeIndexes")
+        report.check(bool(indexes), "every container declares composite indexes")
+    variables = template.get("variables", {})
+    report.check("ascendingIndexes" in variables and "descendingIndexes" in variables,
+                 "cosmos.bicep builds composite indexes in both directions from orderedFields")
     assignments = resources_of(template, "Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments")
     report.check(bool(assignments), "cosmos.bicep assigns a data-plane role")
     role = resolve(template, "dataContributorRoleId")
     report.check(role == "00000000-0000-0000-0000-000000000002",
                  "the data-plane role is the built-in Data Contributor")
-    return declared
+    return declared, list(fields) if isinstance(fields, list) else []
 
 
 def check_app_settings(report: Report, estate: Estate) -> dict[str, Any]:
@@ -576,7 +597,7 @@ def command_code(args: argparse.Namespace) -> int:
         print(f"FAILED: bicep vs code: the templates do not parse ({type(error).__name__})")
         return 1
     queues = check_service_bus(report, estate)
-    containers = check_cosmos(report, estate)
+    containers, ordered_fields = check_cosmos(report, estate)
     settings = check_app_settings(report, estate)
     check_platform(report, estate)
     check_parameter_files(report, estate)
@@ -592,6 +613,14 @@ def command_code(args: argparse.Namespace) -> int:
     for name in sorted(set(KNOWN_CONTAINERS) | from_code_containers):
         report.check(name in containers,
                      f"Cosmos container {name!r} (used by the code) is declared in bicep")
+
+    from_code_fields = code_ordered_fields()
+    report.check(bool(from_code_fields), "found order_by fields in the Rust sources")
+    for name in sorted(from_code_fields):
+        report.check(re.fullmatch(r"[a-z_]+", name) is not None,
+                     f"ordered field {name!r} is a top-level field (the index path is /body/FIELD)")
+        report.check(name in ordered_fields,
+                     f"ordered field {name!r} (used by the code) has a composite index in bicep")
 
     binary = find_binary(args.bin)
     bindings = packaged_bindings(binary)

@@ -2,7 +2,7 @@
 """Probe of @vercel/cosmosdb-server 1.0.1, the Cosmos DB for NoSQL emulator (standard library only).
 
 Usage:
-  probe.py --port PORT     probe a server already listening on http://127.0.0.1:PORT
+  probe.py --port PORT     probe a server already listening on https://127.0.0.1:PORT
   probe.py                 start "$VISIOBOOK_COSMOSDB_SERVER" (scripts/lib/cosmos.sh's
                            ensure_cosmosdb_server; else ~/.cache/visiobook/cosmosdb-server/
                            cosmosdb-server) on a free loopback port, probe it, stop it
@@ -11,12 +11,14 @@ Usage:
 Each check sends one REST request and compares the status (and what else it names) with what
 1.0.1 answers; it prints one line per check and exits 0 when all match. What it pins down:
 
-* Plain HTTP (serve.cjs). No Authorization check at all: none, a master-key token
+* HTTPS (serve.cjs), with the library's self-signed certificate (expired, no subjectAltName):
+  the probe does not verify it. No Authorization check at all: none, a master-key token
   (type=master&ver=1.0&sig=...), an AAD token (type=aad&ver=1.0&sig=...) and garbage all pass.
   x-ms-date / x-ms-version are not required either.
 * GET / -> 200, the database account, whose writableLocations / readableLocations are
-  [{"name":"South Central US","databaseAccountEndpoint":"https://127.0.0.1:PORT/"}]: https even
-  over HTTP (hard-coded), as is every content-location header.
+  [{"name":"South Central US","databaseAccountEndpoint":"https://127.0.0.1:PORT/"}]: https whatever
+  the server speaks (hard-coded, as is every content-location header), which is why serve.cjs
+  serves HTTPS.
 * Every answer: content-type application/json, x-ms-activity-id, x-ms-request-charge 1, and
   etag when the body has an _etag. No x-ms-session-token, no x-ms-resource-quota/usage.
   _etag is a bare UUID (no quotes); If-Match is compared to it as a plain string.
@@ -27,10 +29,14 @@ Each check sends one REST request and compares the status (and what else it name
   when missing; upsert (x-ms-documentdb-is-upsert: true) 201 new / 200 existing / 412 If-Match
   mismatch; delete 204 (empty body) / 412 / 404. Replace and delete with no
   x-ms-documentdb-partitionkey header: 500.
-* Point reads (GET docs/{id}): 200 when found; a miss (unknown id or wrong partition key) is a
-  500 {"message":"Cannot read properties of undefined (reading 'pk')"} (a bug in its partition
-  check) unless the request also carries x-ms-documentdb-query-enablecrosspartition: true, which
-  skips that check and gives 404 {"code":"NotFound",...}; no partition key header: 400 BadRequest.
+* Point reads (GET docs/{id}): 200 when found; in the library a miss (unknown id or wrong
+  partition key) is a 500 {"message":"Cannot read properties of undefined (reading 'pk')"} (a bug
+  in its partition check) unless the request also carries
+  x-ms-documentdb-query-enablecrosspartition: true, which skips that check and gives 404
+  {"code":"NotFound",...}; serve.cjs adds that header to reads that name a partition key, so a
+  miss is a 404 here; no partition key header: 400 BadRequest.
+* GET .../pkranges: one range; the library's id is the number 0, which serve.cjs turns into the
+  string "0" that Cosmos DB sends (and the SDK requires).
 * Queries (POST docs, application/query+json, x-ms-documentdb-isquery): the partition key header
   is IGNORED for filtering; instead, without x-ms-documentdb-query-enablecrosspartition: true the
   WHERE clause itself must test c.pk with "=" (else 400 {"message":"missing partition keys"}).
@@ -45,6 +51,7 @@ import argparse
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -52,18 +59,20 @@ import urllib.error
 import urllib.request
 
 VERBOSE = False
+# The emulator's certificate is the library's self-signed, expired one: this probe talks only to it.
+UNVERIFIED = ssl._create_unverified_context()
 FAILURES = []
 
 
 def request(port, method, path, body=None, headers=None):
     """One request; returns (status, lower-cased headers, parsed body or raw text)."""
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+    req = urllib.request.Request(f"https://127.0.0.1:{port}{path}", data=data, method=method)
     req.add_header("Content-Type", "application/json")
     for name, value in (headers or {}).items():
         req.add_header(name, value)
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=10, context=UNVERIFIED) as resp:
             status, hdrs, raw = resp.status, resp.headers, resp.read()
     except urllib.error.HTTPError as err:
         status, hdrs, raw = err.code, err.headers, err.read()
@@ -145,7 +154,10 @@ def probe(port):
     check("create coll again", None, 409, port, "POST", f"/dbs/{db}/colls", coll_body)
     check("create coll, no db", None, 404, port, "POST", "/dbs/nope/colls", coll_body)
     check("read coll", None, 200, port, "GET", f"/dbs/{db}/colls/{coll}")
-    check("pkranges", None, 200, port, "GET", f"/dbs/{db}/colls/{coll}/pkranges")
+    # serve.cjs turns the library's numeric range id into the string Cosmos DB sends.
+    check("pkranges", None, 200, port, "GET", f"/dbs/{db}/colls/{coll}/pkranges",
+          extra=lambda h, b: expect([r["id"] for r in b["PartitionKeyRanges"]] == ["0"],
+                                    "range ids are not the string \"0\""))
 
     # Documents.
     created = {}
@@ -163,10 +175,12 @@ def probe(port):
     # A point read that finds nothing crashes the library's partition check (500, "Cannot read
     # properties of undefined (reading 'pk')") unless the request also says
     # x-ms-documentdb-query-enablecrosspartition: true, which skips that check: then 404.
-    crash = lambda h, b: expect("reading 'pk'" in b.get("message", ""), "another message")
-    check("read doc, wrong pk", None, 500, port, "GET", f"{docs}/d1",
-          headers={"x-ms-documentdb-partitionkey": '["p3"]'}, extra=crash)
-    check("read missing doc", None, 500, port, "GET", f"{docs}/nope", headers=pk1, extra=crash)
+    # serve.cjs adds that header to every point read, so a miss is the 404 Cosmos DB answers.
+    not_found = lambda h, b: expect(b.get("code") == "NotFound", "no NotFound code")
+    check("read doc, wrong pk", None, 404, port, "GET", f"{docs}/d1",
+          headers={"x-ms-documentdb-partitionkey": '["p3"]'}, extra=not_found)
+    check("read missing doc", None, 404, port, "GET", f"{docs}/nope", headers=pk1,
+          extra=not_found)
     xp = {"x-ms-documentdb-query-enablecrosspartition": "true"}
     check("read missing doc, crosspartition", None, 404, port, "GET", f"{docs}/nope",
           headers={**pk1, **xp},

@@ -12,10 +12,12 @@
 #
 # ensure_cosmosdb_server exports VISIOBOOK_COSMOSDB_SERVER: an executable wrapper that runs
 # serve.cjs with that node, e.g.
-#   "$VISIOBOOK_COSMOSDB_SERVER" PORT     plain HTTP on 127.0.0.1:PORT (0: a free port), prints
+#   "$VISIOBOOK_COSMOSDB_SERVER" PORT     HTTPS on 127.0.0.1:PORT (0: a free port) with the
+#                                         library's self-signed certificate, prints
 #                                         "listening PORT" when ready, exits 0 on SIGTERM
-# It accepts any Authorization header or none (the library never looks at it). What it answers
-# is written down in scripts/cosmos-tools/probe.py, which checks a running one.
+# It accepts any Authorization header or none (the library never looks at it). serve.cjs says
+# which two answers it corrects for the Azure SDK; scripts/cosmos-tools/probe.py checks a running
+# one. The Cosmos DB adapter's tests (shared/azure/tests/cosmos.rs, tests/it/azure.rs) use it.
 
 export VISIOBOOK_COSMOS_SERVER="${VISIOBOOK_COSMOS_SERVER:-$HOME/.cache/visiobook/cosmosdb-server}"
 

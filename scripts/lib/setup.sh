@@ -91,8 +91,11 @@ ensure_models() {
   fi
 }
 
-# npm-distributed tools on a pinned Node.js: Azurite (the Blob adapter's conformance tests).
+# npm-distributed tools on a pinned Node.js: Azurite and cosmosdb-server (the Blob and Cosmos DB
+# adapters' conformance tests).
 # shellcheck source=scripts/lib/node-tool.sh
 source "$REPO_ROOT/scripts/lib/node-tool.sh"
 # shellcheck source=scripts/lib/azurite.sh
 source "$REPO_ROOT/scripts/lib/azurite.sh"
+# shellcheck source=scripts/lib/cosmos.sh
+source "$REPO_ROOT/scripts/lib/cosmos.sh"

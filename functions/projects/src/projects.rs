@@ -271,6 +271,10 @@ pub struct ListQuery {
     order: Option<String>,
 }
 
+/// The fields projects can be listed by (each needs a composite index in Cosmos DB, which
+/// `scripts/check-bicep` checks by this constant's name).
+const ORDERED_FIELDS: [&str; 3] = ["created_at", "updated_at", "name"];
+
 /// `GET /api/v1/projects`: the caller's projects, paged and sorted.
 pub async fn list(
     State(state): State<AppState>,
@@ -285,7 +289,7 @@ pub async fn list(
         ));
     }
     let sort = query.sort.as_deref().unwrap_or("created_at");
-    if !matches!(sort, "created_at" | "updated_at" | "name") {
+    if !ORDERED_FIELDS.contains(&sort) {
         return Err(ApiError::bad_request(
             "invalid_sort",
             "sort by created_at, updated_at or name",

@@ -4,14 +4,14 @@
 //! emulator). The executable comes from `VISIOBOOK_AZURITE_BLOB`, which `scripts/test` sets
 //! after installing the pinned Azurite.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
+
+use crate::emulator_process::{EmulatorProcess, executable};
 
 /// Azurite's development account and its published key (Azurite's documentation).
 pub const ACCOUNT: &str = "devstoreaccount1";
@@ -23,27 +23,8 @@ const EXPIRY: &str = "2099-01-01T00:00:00Z";
 /// A running emulator, stopped when dropped.
 #[derive(Debug)]
 pub struct Azurite {
-    child: Child,
-    port: u16,
+    process: EmulatorProcess,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn executable() -> PathBuf {
-    std::env::var_os("VISIOBOOK_AZURITE_BLOB")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let home = std::env::var_os("HOME")?;
-            let path = PathBuf::from(home).join(".cache/visiobook/azurite/azurite-blob");
-            path.exists().then_some(path)
-        })
-        .expect("Azurite is not installed: scripts/test installs it (VISIOBOOK_AZURITE_BLOB)")
 }
 
 fn sign(string_to_sign: &str) -> String {
@@ -86,44 +67,32 @@ impl Azurite {
     /// Starts Azurite on a free loopback port and waits until it listens.
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().expect("a scratch directory");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
+        let executable = executable("VISIOBOOK_AZURITE_BLOB", "azurite/azurite-blob");
         // In memory, so the working directory only catches what it writes besides.
-        let child = Command::new(executable())
-            .args(["--blobHost", "127.0.0.1", "--blobPort"])
-            .arg(port.to_string())
-            .args([
-                "--inMemoryPersistence",
-                "--disableTelemetry",
-                "--skipApiVersionCheck",
-                "--silent",
-            ])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Azurite starts");
-        let azurite = Self {
-            child,
-            port,
-            _dir: dir,
-        };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "Azurite did not listen within 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        azurite
+        let process = EmulatorProcess::start("Azurite", |port| {
+            let mut command = Command::new(executable);
+            command
+                .args(["--blobHost", "127.0.0.1", "--blobPort"])
+                .arg(port.to_string())
+                .args([
+                    "--inMemoryPersistence",
+                    "--disableTelemetry",
+                    "--skipApiVersionCheck",
+                    "--silent",
+                ])
+                .current_dir(dir.path());
+            command
+        })
+        .await;
+        Self { process, _dir: dir }
     }
 
     /// Creates `container` and returns its URL with a container SAS.
     pub async fn container(&self, container: &str) -> String {
-        let base = format!("http://127.0.0.1:{}/{ACCOUNT}/{container}", self.port);
+        let base = format!(
+            "http://127.0.0.1:{}/{ACCOUNT}/{container}",
+            self.process.port
+        );
         let created = reqwest::Client::new()
             .put(format!("{base}?restype=container&{}", account_sas()))
             .header("x-ms-version", SAS_VERSION)

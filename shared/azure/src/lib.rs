@@ -1,11 +1,17 @@
-//! The Azure adapters of the storage ports: [`blob::AzureBlobStore`] (Blob Storage through
+//! The Azure adapters of the storage ports: [`cosmos::CosmosDocumentStore`] (Cosmos DB for
+//! NoSQL through `azure_data_cosmos` 1.x), [`blob::AzureBlobStore`] (Blob Storage through
 //! `azure_storage_blob` 1.x), [`servicebus::ServiceBusQueue`] (the jobs' queue over the Service
 //! Bus REST protocol), and the Entra ID credentials they use ([`identity`], `azure_identity`).
-//! The Cosmos DB document store comes next.
+//! Feature `emulators` adds test support: [`azurite`] and [`cosmos_emulator`].
 
-#[cfg(feature = "azurite")]
+#[cfg(feature = "emulators")]
 pub mod azurite;
 pub mod blob;
+pub mod cosmos;
+#[cfg(feature = "emulators")]
+pub mod cosmos_emulator;
+#[cfg(feature = "emulators")]
+mod emulator_process;
 pub mod identity;
 pub mod servicebus;
 

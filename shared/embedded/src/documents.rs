@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 use serde_json::{Value, json};
+use visiobook_ports::document::field_segments;
 use visiobook_ports::{Document, DocumentStore, ETag, Order, Page, Query, StoreError, StoreResult};
 
 use crate::sqlite::{Database, map_error, now_ms};
@@ -19,9 +20,6 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE documents (
         updated_at INTEGER NOT NULL,
         PRIMARY KEY (container, partition_key, id)
     ) WITHOUT ROWID;"];
-
-/// The largest page a query may ask for.
-const MAX_PAGE_SIZE: usize = 1000;
 
 /// JSON documents in one SQLite table, keyed by (container, partition key, id).
 ///
@@ -311,22 +309,9 @@ impl DocumentStore for SqliteDocumentStore {
     }
 }
 
-/// Checks a field path against `^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$` and turns it into a JSON path.
+/// Turns a field path checked by [`field_segments`] into a JSON path.
 fn json_path(field: &str) -> StoreResult<String> {
-    let valid = !field.is_empty()
-        && field.split('.').all(|segment| {
-            !segment.is_empty()
-                && segment
-                    .bytes()
-                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
-        });
-    if valid {
-        Ok(format!("$.{field}"))
-    } else {
-        Err(StoreError::invalid(format!(
-            "invalid field path {field:?}: use letters, digits and '_' in segments separated by '.'"
-        )))
-    }
+    field_segments(field).map(|segments| format!("$.{}", segments.join(".")))
 }
 
 /// The position after the last item of a page: its sort value and id.
@@ -445,12 +430,7 @@ impl QueryPlan {
         query: &Query,
         continuation: Option<&str>,
     ) -> StoreResult<Self> {
-        if !(1..=MAX_PAGE_SIZE).contains(&query.page_size) {
-            return Err(StoreError::invalid(format!(
-                "page size {} is outside 1..={MAX_PAGE_SIZE}",
-                query.page_size
-            )));
-        }
+        query.validate()?;
         let mut parameters = vec![
             SqlValue::Text(container.to_owned()),
             SqlValue::Text(partition_key.to_owned()),

@@ -82,7 +82,28 @@ impl Default for Query {
     }
 }
 
+/// The largest page a query may ask for.
+pub const MAX_PAGE_SIZE: usize = 1000;
+
 impl Query {
+    /// Checks what every adapter refuses the same way: a page size outside
+    /// `1..=`[`MAX_PAGE_SIZE`] and field paths that [`field_segments`] rejects.
+    pub fn validate(&self) -> StoreResult<()> {
+        if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
+            return Err(StoreError::invalid(format!(
+                "page size {} is outside 1..={MAX_PAGE_SIZE}",
+                self.page_size
+            )));
+        }
+        for filter in &self.filters {
+            field_segments(&filter.field)?;
+        }
+        if let Some((field, _)) = &self.order_by {
+            field_segments(field)?;
+        }
+        Ok(())
+    }
+
     pub fn filter(mut self, field: impl Into<String>, equals: impl Into<Value>) -> Self {
         self.filters.push(Filter {
             field: field.into(),
@@ -97,6 +118,26 @@ impl Query {
     pub fn page_size(mut self, page_size: usize) -> Self {
         self.page_size = page_size;
         self
+    }
+}
+
+/// The segments of a field path, which must match `^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$`; anything
+/// else (quotes, brackets, spaces, empty segments) is `Invalid`, so adapters can splice the
+/// segments into their query language.
+pub fn field_segments(field: &str) -> StoreResult<Vec<&str>> {
+    let segments: Vec<&str> = field.split('.').collect();
+    let valid = segments.iter().all(|segment| {
+        !segment.is_empty()
+            && segment
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+    });
+    if valid {
+        Ok(segments)
+    } else {
+        Err(StoreError::invalid(format!(
+            "invalid field path {field:?}: use letters, digits and '_' in segments separated by '.'"
+        )))
     }
 }
 

@@ -12,8 +12,8 @@ use std::time::Duration;
 pub enum Backend {
     /// SQLite and the filesystem under the data directory.
     Embedded,
-    /// Azure: Blob Storage (`VISIOBOOK_BLOB_STORE`), Service Bus over REST (`VISIOBOOK_QUEUE`);
-    /// Cosmos DB (`VISIOBOOK_DOCUMENT_STORE`) is not built yet.
+    /// Azure: Cosmos DB (`VISIOBOOK_DOCUMENT_STORE`), Blob Storage (`VISIOBOOK_BLOB_STORE`),
+    /// Service Bus over REST (`VISIOBOOK_QUEUE`).
     Azure,
 }
 
@@ -212,6 +212,15 @@ pub struct Settings {
     /// logging endpoints (`VISIOBOOK_STORE_LOGS`: `off`, `error`, `warn` (default), `info`,
     /// `debug`); `None` when off. Servers and jobs only.
     pub store_logs: Option<String>,
+    /// The Cosmos DB account endpoint (`VISIOBOOK_COSMOS_ENDPOINT`,
+    /// `https://<account>.documents.azure.com:443/`), reached with the Entra ID credential.
+    pub cosmos_endpoint: Option<String>,
+    /// The Cosmos DB database of every container (`VISIOBOOK_COSMOS_DATABASE`, default
+    /// `visiobook`).
+    pub cosmos_database: String,
+    /// An account key (`VISIOBOOK_COSMOS_KEY`), only for an emulator: the estate's accounts
+    /// refuse keys (local auth disabled) and are reached with Entra ID.
+    pub cosmos_key: Option<Secret>,
     /// The Blob Storage endpoint in Azure (`VISIOBOOK_BLOB_ENDPOINT`,
     /// `https://<account>.blob.core.windows.net`), reached with the Entra ID credential.
     pub blob_endpoint: Option<String>,
@@ -545,6 +554,17 @@ impl Settings {
                     });
                 }
             },
+            cosmos_endpoint: reader
+                .text("VISIOBOOK_COSMOS_ENDPOINT")
+                .filter(|text| !text.is_empty()),
+            cosmos_database: reader
+                .text("VISIOBOOK_COSMOS_DATABASE")
+                .filter(|text| !text.is_empty())
+                .unwrap_or_else(|| "visiobook".into()),
+            cosmos_key: reader
+                .text("VISIOBOOK_COSMOS_KEY")
+                .filter(|text| !text.is_empty())
+                .map(Secret),
             blob_endpoint: reader
                 .text("VISIOBOOK_BLOB_ENDPOINT")
                 .filter(|text| !text.is_empty())

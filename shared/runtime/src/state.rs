@@ -74,6 +74,31 @@ fn azure_blobs(settings: &Settings) -> anyhow::Result<visiobook_azure::blob::Azu
     .context("VISIOBOOK_BLOB_ENDPOINT")
 }
 
+/// The container `/ready` resolves to prove Cosmos DB answers (every estate has it).
+const COSMOS_PING_CONTAINER: &str = "users";
+
+/// Cosmos DB with Entra ID, or with a key where one is given (an emulator).
+fn azure_documents(
+    settings: &Settings,
+) -> anyhow::Result<visiobook_azure::cosmos::CosmosDocumentStore> {
+    use visiobook_azure::cosmos::{CosmosAuth, CosmosConfig, CosmosDocumentStore};
+    let endpoint = settings
+        .cosmos_endpoint
+        .clone()
+        .context("VISIOBOOK_DOCUMENT_STORE=azure needs VISIOBOOK_COSMOS_ENDPOINT")?;
+    let auth = match &settings.cosmos_key {
+        Some(key) => CosmosAuth::Key(key.expose().to_owned().into()),
+        None => CosmosAuth::Entra(entra_credential(settings)?),
+    };
+    CosmosDocumentStore::new(CosmosConfig {
+        endpoint,
+        database: settings.cosmos_database.clone(),
+        auth,
+        ping_container: COSMOS_PING_CONTAINER.to_owned(),
+    })
+    .context("VISIOBOOK_COSMOS_ENDPOINT")
+}
+
 /// Service Bus over REST with Entra ID tokens.
 fn azure_queue(
     settings: &Settings,
@@ -93,20 +118,19 @@ fn azure_queue(
 }
 
 impl AppState {
-    /// Opens the adapters the settings choose. The embedded adapters live under the data
-    /// directory; Blob Storage and Service Bus have Azure adapters, Cosmos DB not yet, so asking
-    /// for it is an error rather than a silent fallback.
+    /// Opens the adapters the settings choose: the embedded ones under the data directory, or
+    /// Cosmos DB, Blob Storage and Service Bus in Azure. Remote adapters connect on first use.
     pub fn open(settings: Settings) -> anyhow::Result<Self> {
-        anyhow::ensure!(
-            settings.document_backend == Backend::Embedded,
-            "the Azure adapter for documents (Cosmos DB) is not available in this build; use the embedded backend"
-        );
         let data_dir = &settings.data_dir;
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
-        let documents =
-            visiobook_embedded::SqliteDocumentStore::open(&data_dir.join("documents.sqlite3"))
-                .context("opening the document store")?;
+        let documents: Arc<dyn DocumentStore> = match settings.document_backend {
+            Backend::Embedded => Arc::new(
+                visiobook_embedded::SqliteDocumentStore::open(&data_dir.join("documents.sqlite3"))
+                    .context("opening the document store")?,
+            ),
+            Backend::Azure => Arc::new(azure_documents(&settings)?),
+        };
         let blobs: Arc<dyn BlobStore> = match settings.blob_backend {
             Backend::Embedded => Arc::new(
                 visiobook_embedded::FsBlobStore::open(&data_dir.join("blobs"))
@@ -126,7 +150,7 @@ impl AppState {
         };
         tracing::info!(
             data_dir = %data_dir.display(),
-            documents = "sqlite",
+            documents = ?settings.document_backend,
             blobs = ?settings.blob_backend,
             queue = ?settings.queue_backend,
             "storage adapters ready"
@@ -137,7 +161,7 @@ impl AppState {
         };
         Ok(Self {
             settings: Arc::new(settings),
-            documents: Arc::new(documents),
+            documents,
             blobs,
             queue,
             metrics: Arc::new(Metrics::new()),
