@@ -134,3 +134,58 @@ async fn the_monitoring_routes_are_for_admins_and_take_alertmanager_payloads() {
         "unsupported_version"
     );
 }
+
+#[tokio::test]
+async fn queue_counts_service_bus_rest_cannot_give_are_reported_missing_not_as_a_failure() {
+    use reqwest::StatusCode;
+    use serde_json::Value;
+    use visiobook_host::{Handler, TimerInvocation};
+
+    use crate::support::TestApp;
+
+    // The REST queue answers counts without a request (REST cannot count), so the namespace
+    // is never contacted.
+    let app = TestApp::spawn_with(&[
+        ("VISIOBOOK_ADMIN_EMAILS", "admin@example.com"),
+        ("VISIOBOOK_QUEUE", "azure"),
+        (
+            "VISIOBOOK_SERVICEBUS_NAMESPACE",
+            "visiobook-test.servicebus.windows.net",
+        ),
+    ])
+    .await;
+    let admin = app.client_for(&app.register("admin@example.com").await);
+    let response = admin
+        .get(app.url("/api/v1/metrics/system"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let system: Value = response.json().await.unwrap();
+    let ingestion = &system["queues"]["ingestion"];
+    assert!(ingestion["active"].is_null(), "{system}");
+    assert!(
+        ingestion["unavailable"]
+            .as_str()
+            .unwrap()
+            .contains("management rights"),
+        "{system}"
+    );
+
+    // The metrics timer carries on without the queue gauges.
+    let Some(Handler::Timer(handler)) = app.registry.get("QueueMetrics").map(|f| &f.handler) else {
+        panic!("QueueMetrics is a timer function");
+    };
+    let tick = TimerInvocation {
+        is_past_due: false,
+        last: None,
+        next: None,
+    };
+    handler(app.state.clone(), tick).await.unwrap();
+    let metrics = app.get("/api/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("visiobook_"), "{metrics}");
+    assert!(
+        !metrics.contains("queue_active_messages{queue=\"ingestion\"}"),
+        "{metrics}"
+    );
+}

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use visiobook_domain::Stage;
+use visiobook_ports::ErrorKind;
 use visiobook_runtime::audit::{self, AuditEvent};
 use visiobook_runtime::error::ApiJson;
 use visiobook_runtime::{ApiError, AppState, Caller, now_rfc3339};
@@ -52,11 +53,16 @@ pub async fn system(
         .map(|stage| stage.queue())
         .chain([visiobook_runtime::notify::DELIVERY_QUEUE])
     {
-        let stats = state.queue.stats(queue).await?;
-        queues.insert(
-            queue.to_owned(),
-            json!({ "active": stats.active, "dead_letter": stats.dead_letter }),
-        );
+        // Service Bus over REST cannot count (that needs management rights): say so rather
+        // than fail the whole report; Azure Monitor has the counts there.
+        let counts = match state.queue.stats(queue).await {
+            Ok(stats) => json!({ "active": stats.active, "dead_letter": stats.dead_letter }),
+            Err(error) if error.kind == ErrorKind::Invalid => {
+                json!({ "active": null, "dead_letter": null, "unavailable": error.message })
+            }
+            Err(error) => return Err(error.into()),
+        };
+        queues.insert(queue.to_owned(), counts);
     }
     Ok(ApiJson(json!({
         "timestamp": now_rfc3339(),
