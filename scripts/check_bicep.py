@@ -7,7 +7,8 @@ checkov first). Three commands:
                         skipped check carries a reason
   code [--bin BIN]      the Bicep declares what the code uses: the queues and connections of
                         the function bindings that `visiobook package` writes, the queues and
-                        Cosmos containers named in the Rust sources, the app settings the app
+                        Cosmos containers named in the Rust sources, the fields the code
+                        orders by (which need composite indexes), the app settings the app
                         reads, and the properties the issue fixes (keys off, serverless, /pk...)
 
 Each prints what failed and ends with one line, 'ok: ...' or 'FAILED: ...'.

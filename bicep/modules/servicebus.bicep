@@ -107,5 +107,47 @@ resource kedaOwners 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for 
   ]
 }]
 
+// Dead letters in any queue. The app's DeadLetteredMessages rule (aks/monitoring) has no data
+// in Azure: the REST client cannot count messages, so Azure Monitor watches the namespace's
+// metric instead (shown in the portal; attach an action group to be paged).
+resource deadLetterAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: '${namespaceName}-dead-letters'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'A message was dead-lettered in a Visiobook queue: read it in the queue\'s dead-letter subqueue (Service Bus Explorer in the portal).'
+    severity: 2
+    enabled: true
+    scopes: [
+      namespace.id
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          criterionType: 'StaticThresholdCriterion'
+          name: 'dead-lettered'
+          metricNamespace: 'Microsoft.ServiceBus/namespaces'
+          metricName: 'DeadletteredMessages'
+          dimensions: [
+            {
+              name: 'EntityName'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: 0
+          timeAggregation: 'Maximum'
+        }
+      ]
+    }
+  }
+}
+
 output namespaceName string = namespace.name
 output fullyQualifiedNamespace string = '${namespace.name}.servicebus.windows.net'

@@ -1,4 +1,4 @@
-//! Azurite for tests (feature `azurite`): starts an in-memory instance on loopback, creates a
+//! Azurite for tests (feature `emulators`): starts an in-memory instance on loopback, creates a
 //! container with an account SAS, and hands out a container SAS URL, both signed with Azurite's
 //! published development key (the SDK has no shared-key auth, so a SAS is how it reaches the
 //! emulator). The executable comes from `VISIOBOOK_AZURITE_BLOB`, which `scripts/test` sets
