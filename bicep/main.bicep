@@ -117,8 +117,10 @@ var pipelineQueues = [
   'notifications'
 ]
 
-// The stages AKS runs as KEDA ScaledJobs (aks/), scaled on their queue's length.
+// The stages AKS runs as KEDA ScaledJobs (aks/), scaled on their queue's length: every stage,
+// since OCR in ingestion needs tools the Function App's plan lacks.
 var kedaScaledQueues = [
+  'ingestion'
   'analysis'
   'generation'
   'assembly'

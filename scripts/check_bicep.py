@@ -8,7 +8,8 @@ checkov first). Three commands:
   code [--bin BIN]      the Bicep declares what the code uses: the queues and connections of
                         the function bindings that `visiobook package` writes, the queues and
                         Cosmos containers named in the Rust sources, the fields the code
-                        orders by (which need composite indexes), the app settings the app
+                        orders by (which need composite indexes), one consumer per queue
+                        (a packaged function's trigger or a KEDA ScaledJob), the app settings the app
                         reads, and the properties the issue fixes (keys off, serverless, /pk...)
 
 Each prints what failed and ends with one line, 'ok: ...' or 'FAILED: ...'.
@@ -627,6 +628,18 @@ def command_code(args: argparse.Namespace) -> int:
     bindings = packaged_bindings(binary)
     service_bus_bindings = check_bindings(report, bindings, queues, settings)
     report.check(service_bus_bindings > 0, "the package has Service Bus bindings")
+
+    # Each queue has exactly one kind of consumer in Azure: a packaged function's trigger or a
+    # KEDA ScaledJob (both would compete for the messages; neither would leave them unread).
+    triggered = {binding.get("queueName") for _, binding in bindings
+                 if binding.get("type") == "serviceBusTrigger"}
+    scaled = estate.argument("servicebus.bicep", "scaledQueueNames")
+    scaled = set(scaled) if isinstance(scaled, list) else set()
+    for name in sorted(queues):
+        consumers = [kind for kind, present in (("a function trigger", name in triggered),
+                                                ("a KEDA ScaledJob", name in scaled)) if present]
+        report.check(len(consumers) == 1,
+                     f"queue {name!r} has one consumer in Azure (found {consumers or 'none'})")
 
     return report.finish(
         f"{len(queues)} queues, {len(containers)} containers, {len(settings)} app settings; "

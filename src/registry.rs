@@ -55,7 +55,9 @@ pub fn local_routes(registry: &Registry<AppState>) -> axum::Router<AppState> {
         .merge(visiobook_notifications::socket_routes())
 }
 
-/// The heavy stages that run as KEDA jobs on AKS (not as functions): `(name, stage)`.
+/// The stages that have no function of their own, run in-process by `dev` and `render` and as
+/// KEDA jobs on AKS: `(name, stage)`. (Ingestion has `ContentIngest` locally, and in Azure
+/// a KEDA job too: the package leaves that function out.)
 pub const JOBS: [(&str, Stage); 3] = [
     ("AnalysisJob", Stage::Analysis),
     ("GenerationJob", Stage::Generation),

@@ -28,7 +28,7 @@ import jsonschema
 import yaml
 
 PART_OF = "visiobook"
-STAGES = ("analysis", "generation", "assembly")
+STAGES = ("ingestion", "analysis", "generation", "assembly")
 GPU_STAGES = ("generation", "assembly")
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_POOL_LABEL = "kubernetes.azure.com/agentpool"

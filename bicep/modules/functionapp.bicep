@@ -161,6 +161,11 @@ var appSettings = [
     value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/visiobook-data-keys/)'
   }
   {
+    // The Function App runs no stage (they run on AKS) and has no media tools to check.
+    name: 'VISIOBOOK_READY_TOOLS'
+    value: 'false'
+  }
+  {
     name: 'VISIOBOOK_LOG_FORMAT'
     value: 'json'
   }

@@ -265,6 +265,18 @@ async fn readiness_fails_when_a_tool_is_missing() {
     let ready: Value = response.json().await.unwrap();
     assert_eq!(ready["checks"]["ffmpeg"]["status"], "DOWN");
     assert_eq!(ready["checks"]["documents"]["status"], "READY");
+
+    // Where no stage runs (the Function App), the tools are not checked.
+    let app = TestApp::spawn_with(&[
+        ("VISIOBOOK_FFMPEG", "/nonexistent/ffmpeg"),
+        ("VISIOBOOK_READY_TOOLS", "false"),
+    ])
+    .await;
+    let response = app.get("/api/ready").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let ready: Value = response.json().await.unwrap();
+    assert!(ready["checks"].get("ffmpeg").is_none(), "{ready}");
+    assert_eq!(ready["checks"]["queue"]["status"], "READY");
 }
 
 fn ingestion_fixture(name: &str) -> Vec<u8> {

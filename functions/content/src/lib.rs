@@ -71,6 +71,8 @@ pub fn functions() -> Vec<FunctionDef<AppState>> {
         .doc(visiobook_host::openapi::OperationDoc::get(
             "What ingestion understood of a book",
         )),
+        // In Azure the ingestion queue feeds an AKS job (OCR needs tesseract and pdftoppm,
+        // which the Flex Consumption plan lacks), so the Function App package leaves it out.
         FunctionDef::queue(
             "ContentIngest",
             Stage::Ingestion.queue(),
@@ -78,7 +80,8 @@ pub fn functions() -> Vec<FunctionDef<AppState>> {
             |state, invocation| {
                 visiobook_pipeline::stage_handler(Stage::Ingestion, state, invocation)
             },
-        ),
+        )
+        .local_only(),
     ]
 }
 

@@ -3,7 +3,7 @@
 //! | function | trigger | answers |
 //! |---|---|---|
 //! | `Health` | `GET /api/health` | liveness: 200 while the process serves |
-//! | `Ready` | `GET /api/ready` | readiness: a real round trip to each store and the tools; 503 if any fails |
+//! | `Ready` | `GET /api/ready` | readiness: a real round trip to each store and, where stages run, the tools; 503 if any fails |
 //! | `Metrics` | `GET /api/metrics` | the Prometheus/OpenMetrics text exposition |
 //! | `QueueMetrics` | timer, every 30 s | refreshes the queue-depth and storage gauges |
 //! | `MetricsSystem` | `GET /api/v1/metrics/system` | administrators: process, host and queues |
@@ -133,15 +133,16 @@ async fn ready(State(state): State<AppState>) -> Response {
     let documents = check(state.documents.ping()).await;
     let blobs = check(state.blobs.ping()).await;
     let queue = check(state.queue.ping()).await;
-    let ffmpeg = check_tool(&state.settings.ffmpeg, "-version").await;
-    let espeak = check_tool(&state.settings.espeak, "--version").await;
-    let checks = json!({
+    let mut checks = json!({
         "documents": documents,
         "blobs": blobs,
         "queue": queue,
-        "ffmpeg": ffmpeg,
-        "espeak": espeak,
     });
+    // Only where stages run: the Function App hands them to AKS jobs and has no such tools.
+    if state.settings.ready_tools {
+        checks["ffmpeg"] = check_tool(&state.settings.ffmpeg, "-version").await;
+        checks["espeak"] = check_tool(&state.settings.espeak, "--version").await;
+    }
     let all_ready = checks
         .as_object()
         .is_some_and(|checks| checks.values().all(|check| check["status"] == "READY"));

@@ -50,8 +50,9 @@ pub fn host_json() -> Value {
     })
 }
 
-/// Writes the package into `out` (created if needed, existing function folders replaced) and
-/// copies `binary` in as [`EXECUTABLE`]. Returns the names of the functions written.
+/// Writes the package into `out` (created if needed, existing function folders replaced, the
+/// folders of [`local_only`](crate::FunctionDef::local_only) functions removed) and copies
+/// `binary` in as [`EXECUTABLE`]. Returns the names of the functions written.
 pub fn write_package<S: Clone + Send + Sync + 'static>(
     registry: &Registry<S>,
     out: &Path,
@@ -62,6 +63,13 @@ pub fn write_package<S: Clone + Send + Sync + 'static>(
     let mut written = Vec::new();
     for function in &registry.functions {
         let folder = out.join(function.name);
+        if !function.in_package {
+            if folder.exists() {
+                std::fs::remove_dir_all(&folder)
+                    .with_context(|| format!("removing {}", folder.display()))?;
+            }
+            continue;
+        }
         std::fs::create_dir_all(&folder)
             .with_context(|| format!("creating {}", folder.display()))?;
         write_json(&folder.join("function.json"), &function.function_json())?;

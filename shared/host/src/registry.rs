@@ -121,6 +121,8 @@ pub struct FunctionDef<S> {
     pub output_queues: Vec<&'static str>,
     /// What the OpenAPI document says about each method (HTTP functions).
     pub docs: Vec<crate::openapi::OperationDoc>,
+    /// Whether `visiobook package` writes it into the Function App (see [`Self::local_only`]).
+    pub in_package: bool,
 }
 
 impl<S: Clone + Send + Sync + 'static> FunctionDef<S> {
@@ -139,7 +141,16 @@ impl<S: Clone + Send + Sync + 'static> FunctionDef<S> {
             handler: Handler::Http(Box::new(router)),
             output_queues: Vec::new(),
             docs: Vec::new(),
+            in_package: true,
         }
+    }
+
+    /// Served by `visiobook dev` (and `serve`), but left out of the Function App package: in
+    /// Azure another consumer handles its trigger (an AKS job, `visiobook job STAGE`, for a
+    /// stage that needs tools the Functions plan does not have).
+    pub fn local_only(mut self) -> Self {
+        self.in_package = false;
+        self
     }
 
     /// Documents one method of an HTTP function for the OpenAPI document.
@@ -166,6 +177,7 @@ impl<S: Clone + Send + Sync + 'static> FunctionDef<S> {
             })),
             output_queues: output_queues.to_vec(),
             docs: Vec::new(),
+            in_package: true,
         }
     }
 
@@ -185,6 +197,7 @@ impl<S: Clone + Send + Sync + 'static> FunctionDef<S> {
             })),
             output_queues: Vec::new(),
             docs: Vec::new(),
+            in_package: true,
         }
     }
 

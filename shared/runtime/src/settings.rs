@@ -205,6 +205,9 @@ pub struct Settings {
     /// Let users' webhooks point at loopback and private addresses
     /// (`VISIOBOOK_WEBHOOK_ALLOW_PRIVATE`, default false: only for development and tests).
     pub webhook_allow_private: bool,
+    /// Whether `/api/ready` checks ffmpeg and espeak-ng (`VISIOBOOK_READY_TOOLS`, default true):
+    /// false in the Function App, which runs no stage (they run on AKS) and has no such tools.
+    pub ready_tools: bool,
     /// The wait before a webhook's second attempt, doubled for each later one
     /// (`VISIOBOOK_WEBHOOK_BACKOFF_MS`, default 30,000).
     pub webhook_backoff: Duration,
@@ -534,6 +537,9 @@ impl Settings {
                 ),
             },
             webhook_allow_private: reader.flag("VISIOBOOK_WEBHOOK_ALLOW_PRIVATE")?,
+            ready_tools: reader
+                .text("VISIOBOOK_READY_TOOLS")
+                .map_or(Ok(true), |_| reader.flag("VISIOBOOK_READY_TOOLS"))?,
             webhook_backoff: Duration::from_millis(
                 reader
                     .parse("VISIOBOOK_WEBHOOK_BACKOFF_MS")?
